@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { SailError } from '../util/errors.js';
+
+/** A CLI command module registers itself on the root program. */
+export type RegisterCommand = (program: Command) => void;
+
+// One import + one entry per command file (src/cli/<name>.ts exports `register`).
+const commands: RegisterCommand[] = [];
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    return String(pkg.version);
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Build the `sail` program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sail')
+    .description('Align frozen pretrained image and text encoders into a CLIP-like model (SAIL method).')
+    .version(version())
+    .showHelpAfterError();
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Entry point of the `sail` binary. User errors print one clear line; exit code 1. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof SailError) {
+      console.error(`sail: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
