@@ -1,12 +1,16 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SailError } from '../util/errors.js';
+import { register as registerExport } from './export.js';
+import { register as registerTrain } from './train.js';
+import { register as registerStore } from './store.js';
+import { register as registerDemo } from './demo.js';
 
 /** A CLI command module registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 // One import + one entry per command file (src/cli/<name>.ts exports `register`).
-const commands: RegisterCommand[] = [];
+const commands: RegisterCommand[] = [registerExport, registerTrain, registerStore, registerDemo];
 
 function version(): string {
   try {

@@ -12,7 +12,23 @@ export interface ImageEncoder {
   encode(images: ImageInput[]): Promise<Float32Array>;
   /** Per-patch features [n, patches, dim] where the backbone has them (DINOv2 `[CLS ; patch_i]`). */
   encodePatches?(images: ImageInput[]): Promise<{ data: Float32Array; patches: number; grid: [number, number]; dim: number }>;
+  /**
+   * Optional two-stage form used by the encode pipeline, so decoding the next batch overlaps inference
+   * and unreadable images are reported per item instead of failing the batch: `prepare` decodes and
+   * preprocesses (never throws for a bad image; lists it in `failed`), `encodePrepared` runs the model on
+   * the images that decoded, returning [ok.length, dim].
+   */
+  prepare?(images: ImageInput[]): Promise<PreparedBatch>;
+  encodePrepared?(batch: PreparedBatch): Promise<Float32Array>;
   dispose(): Promise<void>;
+}
+
+/** A preprocessed batch: `ok` are the input indices that decoded (ascending), `failed` the others. */
+export interface PreparedBatch {
+  ok: number[];
+  failed: { index: number; reason: string }[];
+  /** Backbone-specific payload (e.g. the input tensor). */
+  payload: unknown;
 }
 
 /** A frozen text backbone producing one pooled vector per text. */

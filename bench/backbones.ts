@@ -1,0 +1,114 @@
+// Throughput of the npm-shipped backbones (MobileNetV2-1.4 image features, USE-lite text features)
+// next to the compute floor of the image model on this CPU.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GraphBuilder } from '../src/onnx/graph.js';
+import { createSession, f32 } from '../src/onnx/session.js';
+import { loadMobileNetV2Nsfwjs } from '../src/encoders/npm/mobilenet.js';
+import { decodeBatch } from '../src/encoders/npm/image-preprocess.js';
+import { loadUseLite } from '../src/encoders/npm/use-lite.js';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+/** Best-of-`reps` seconds of `fn` after one warm-up call. */
+async function best(fn: () => Promise<unknown>, reps: number): Promise<number> {
+  await fn();
+  let t = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    t = Math.min(t, (performance.now() - t0) / 1000);
+  }
+  return t;
+}
+
+/** sgemm-ish peak: onnxruntime MatMul [n,n] x [n,n] with a constant right side, GFLOP/s. */
+async function matmulPeak(threads: number, n = 1024): Promise<number> {
+  const g = new GraphBuilder('peak');
+  const a = g.input('a', 'float32', [n, n]);
+  const w = g.initializer('w', Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), [n, n]);
+  g.output(g.op('MatMul', [a, w]), 'y', 'float32', [n, n]);
+  const s = await createSession(g.toBytes(), { threads });
+  const x = f32(Float32Array.from({ length: n * n }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5), [n, n]);
+  const sec = await best(() => s.run({ a: x }), 8);
+  await s.release();
+  return (2 * n * n * n) / sec / 1e9;
+}
+
+const fmt = (v: number, d = 1): string => v.toFixed(d).padStart(8);
+
+async function benchImages(root: string): Promise<void> {
+  const dir = join(root, 'node_modules', 'emoji-datasource-google', 'img', 'google', '64');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.png')).sort().slice(0, 256).map((f) => join(dir, f));
+  const buffers = files.map((f) => readFileSync(f)); // in memory: measure decode, not disk
+  const peaks = new Map<number, number>();
+  for (const t of [1, 2]) peaks.set(t, await matmulPeak(t));
+  console.log(`onnxruntime MatMul 1024^3 peak: 1 thread ${peaks.get(1)!.toFixed(0)} GFLOP/s, 2 threads ${peaks.get(2)!.toFixed(0)} GFLOP/s`);
+
+  const decodeSec = await best(() => decodeBatch(buffers.slice(0, 128), 224, 'crop'), 2);
+  console.log(`decode+resize 64x64 PNG -> 224x224 float (sharp, parallel): ${(128 / decodeSec).toFixed(0)} images/s alone`);
+  console.log(`mobilenetv2-nsfwjs (${files.length} emoji PNGs, 224 px, crop)`);
+  console.log('threads   batch  infer img/s  encode img/s (decode overlapped)   floor img/s  % of floor');
+  let flops = 0;
+  for (const threads of [1, 2]) {
+    for (const batch of [1, 8, 32, 64]) {
+      const enc = await loadMobileNetV2Nsfwjs({ threads, batchSize: batch });
+      flops = enc.flopsPerImage;
+      const n = batch === 1 ? 32 : 128;
+      const pixels = await decodeBatch(buffers.slice(0, batch), 224, 'crop');
+      const inferSec = await best(() => enc.encodeTensor(pixels, batch), batch === 1 ? 10 : 3);
+      const encSec = await best(() => enc.encode(buffers.slice(0, n)), 2);
+      const floor = peaks.get(threads)! * 1e9 / flops;
+      const e2e = n / encSec;
+      console.log(`${String(threads).padStart(7)} ${String(batch).padStart(7)} ${fmt(batch / inferSec)}     ${fmt(e2e)}` +
+        `                          ${fmt(floor)}    ${fmt((100 * e2e) / floor)}`);
+      await enc.dispose();
+    }
+  }
+  // The naive loop: one image at a time, decode then infer, nothing overlapped (2 threads).
+  const enc = await loadMobileNetV2Nsfwjs({ threads: 2, batchSize: 1 });
+  const naiveSec = await best(async () => {
+    for (const b of buffers.slice(0, 32)) await enc.encodeTensor(await decodeBatch([b], 224, 'crop'), 1);
+  }, 2);
+  await enc.dispose();
+  const fast = await loadMobileNetV2Nsfwjs({ threads: 2, batchSize: 32 });
+  const fastSec = await best(() => fast.encode(buffers), 2);
+  await fast.dispose();
+  const naive = 32 / naiveSec;
+  const all = buffers.length / fastSec;
+  console.log(`FLOPs per image: ${(flops / 1e9).toFixed(3)} G (2 x multiply-adds of convs)`);
+  console.log(`naive loop (batch 1, decode then infer): ${naive.toFixed(1)} img/s; batched+overlapped (batch 32, 2 threads, ` +
+    `${buffers.length} images): ${all.toFixed(1)} img/s; speedup ${(all / naive).toFixed(2)}x; target >= 150 img/s`);
+}
+
+async function benchTexts(root: string): Promise<void> {
+  const meta = JSON.parse(readFileSync(join(root, 'node_modules', 'emoji-datasource-google', 'emoji.json'), 'utf8')) as { name?: string; short_name?: string }[];
+  const texts = meta.map((m) => (m.name ?? m.short_name ?? 'emoji').toLowerCase()).slice(0, 256);
+  console.log(`use-lite (TF.js wasm backend, single-threaded in Node; ${texts.length} emoji names)`);
+  console.log('  batch  texts/s');
+  let naive = 0;
+  let bestRate = 0;
+  for (const batch of [1, 16, 64]) {
+    const enc = await loadUseLite({ batchSize: batch });
+    const n = batch === 1 ? 64 : 256;
+    const sec = await best(() => enc.encode(texts.slice(0, n)), 2);
+    const rate = n / sec;
+    if (batch === 1) naive = rate;
+    bestRate = Math.max(bestRate, rate);
+    console.log(`${String(batch).padStart(7)} ${fmt(rate)}`);
+    await enc.dispose();
+  }
+  console.log(`speedup of the best batch over one text at a time: ${(bestRate / naive).toFixed(2)}x`);
+}
+
+/** Print images/s and texts/s of both npm backbones. */
+export async function run(): Promise<void> {
+  const root = repoRoot();
+  await benchImages(root);
+  await benchTexts(root);
+}

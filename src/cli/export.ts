@@ -1,0 +1,81 @@
+// `sail export CHECKPOINT --out DIR`: ONNX graphs + sail_model.json for onnxruntime / transformers.js users.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { SailError } from '../util/errors.js';
+import { exportModel } from '../model/export.js';
+import { POOLINGS, type Pooling } from '../model/fuse.js';
+import type { ImagePreprocess, WordVocabTokenizer } from '../model/export-config.js';
+
+interface ExportFlags {
+  out: string;
+  visionBackboneOnnx?: string;
+  visionOutput?: string;
+  visionPooling?: string;
+  visionPreprocess?: string;
+  patches?: boolean;
+  textBackboneOnnx?: string;
+  textOutput?: string;
+  textPooling?: string;
+  textTokenizer?: string;
+  json?: boolean;
+}
+
+function pooling(v: string | undefined): Pooling | undefined {
+  if (v === undefined) return undefined;
+  if (!POOLINGS.includes(v as Pooling)) throw new SailError(`unknown pooling '${v}' (one of ${POOLINGS.join(', ')})`);
+  return v as Pooling;
+}
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new SailError(`cannot read JSON (${(e as Error).message})`, { file });
+  }
+}
+
+/** Register `sail export`. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('export a head checkpoint as ONNX (head alone, and fused behind backbone ONNX files) with a sail_model.json config')
+    .argument('<checkpoint>', 'head checkpoint: folder (config.json + .safetensors) or .safetensors file')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--vision-backbone-onnx <file>', 'image backbone ONNX to fuse in front of the vision head')
+    .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
+    .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
+    .option('--vision-preprocess <json>', 'JSON file with the image preprocessing (default: DINOv2 processor)')
+    .option('--no-patches', 'do not write image_patches.onnx')
+    .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
+    .option('--text-output <name>', 'text backbone output to pool')
+    .option('--text-pooling <mode>', `pooling of the text backbone output: ${POOLINGS.join('|')} (default none)`)
+    .option('--text-tokenizer <json>', 'JSON file with a word-vocab tokenizer spec the browser can run (see docs/model.md)')
+    .option('--json', 'print sail_model.json to stdout')
+    .action(async (checkpoint: string, flags: ExportFlags) => {
+      const manifest = await exportModel(checkpoint, {
+        outDir: flags.out,
+        vision: flags.visionBackboneOnnx
+          ? {
+              onnx: flags.visionBackboneOnnx,
+              output: flags.visionOutput,
+              pooling: pooling(flags.visionPooling),
+              preprocess: flags.visionPreprocess ? readJson<ImagePreprocess>(flags.visionPreprocess) : undefined,
+              patches: flags.patches === false ? false : undefined,
+            }
+          : undefined,
+        text: flags.textBackboneOnnx
+          ? {
+              onnx: flags.textBackboneOnnx,
+              output: flags.textOutput,
+              pooling: pooling(flags.textPooling),
+              tokenizer: flags.textTokenizer ? readJson<WordVocabTokenizer>(flags.textTokenizer) : undefined,
+            }
+          : undefined,
+      });
+      if (flags.json) console.log(JSON.stringify(manifest, null, 2));
+      else {
+        const files = [manifest.image.head, manifest.text.head, manifest.image.model, manifest.image.patches, manifest.text.model].filter((f) => f).map((f) => f!.file);
+        console.log(`exported ${files.join(', ')} and sail_model.json to ${flags.out}`);
+      }
+    });
+}

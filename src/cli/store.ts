@@ -1,0 +1,102 @@
+// `sail store import|info|verify`: build an embedding store from .npy files and inspect it.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { importNpy } from '../store/npy.js';
+import { openStore } from '../store/reader.js';
+import { SailError } from '../util/errors.js';
+
+interface ImportFlags {
+  images: string;
+  texts: string;
+  extraTexts?: string;
+  out: string;
+  dtype: string;
+  imageModel?: string;
+  textModel?: string;
+  rowsPerPart: string;
+  json?: boolean;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new SailError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Register `sail store`. */
+export function register(program: Command): void {
+  const store = program.command('store').description('embedding stores: import pre-computed embeddings, inspect, verify');
+
+  store
+    .command('import')
+    .description('import row-aligned .npy embeddings ([rows, dim] float16/float32, little-endian, C order) into a store; resumable')
+    .requiredOption('--images <file>', 'image embeddings .npy')
+    .requiredOption('--texts <file>', 'caption embeddings .npy (row i describes image i)')
+    .option('--extra-texts <file>', 'extra caption embeddings .npy (stored as modality "extra_text")')
+    .requiredOption('--out <dir>', 'store folder to create')
+    .option('--dtype <type>', 'storage type: float16 or float32', 'float16')
+    .option('--image-model <id>', 'id of the image backbone (recorded in the manifest)')
+    .option('--text-model <id>', 'id of the text backbone (recorded in the manifest)')
+    .option('--rows-per-part <n>', 'rows per part file', '16384')
+    .option('--json', 'print the manifest as JSON')
+    .action(async (flags: ImportFlags) => {
+      if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${flags.dtype}`);
+      const bar = new cliProgress.SingleBar({ format: 'import [{bar}] {value}/{total} rows', stream: process.stderr }, cliProgress.Presets.shades_classic);
+      let started = false;
+      const manifest = await importNpy({
+        images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
+        dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
+        rowsPerPart: positiveInt(flags.rowsPerPart, '--rows-per-part'),
+        onProgress: (done, total) => {
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        },
+      }).finally(() => started && bar.stop());
+      if (flags.json) console.log(JSON.stringify(manifest, null, 2));
+      else console.log(`store ${flags.out}: ${manifest.rows} rows, ${manifest.parts.length} parts, modalities ${describe(manifest.modalities)}`);
+    });
+
+  store
+    .command('info')
+    .description('show rows, modalities, dims and dtypes of a store')
+    .argument('<store>', 'store folder')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const s = await openStore(dir);
+      try {
+        const m = s.manifest;
+        if (flags.json) console.log(JSON.stringify({ dir, rows: m.rows, parts: m.parts.length, modalities: m.modalities, meta: m.meta ?? {} }, null, 2));
+        else {
+          console.log(`store ${dir}: ${m.rows} rows in ${m.parts.length} parts`);
+          for (const [name, spec] of Object.entries(m.modalities)) {
+            console.log(`  ${name}: dim ${spec.dim}, ${spec.dtype}${spec.model ? `, model ${spec.model}` : ''}`);
+          }
+        }
+      } finally {
+        await s.close();
+      }
+    });
+
+  store
+    .command('verify')
+    .description('recompute and check the sha256 of every data file')
+    .argument('<store>', 'store folder')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const s = await openStore(dir);
+      try {
+        const r = await s.verify();
+        if (flags.json) console.log(JSON.stringify({ ok: true, ...r }));
+        else console.log(`store ${dir}: ${r.files} files, ${r.bytes} bytes, checksums OK`);
+      } finally {
+        await s.close();
+      }
+    });
+}
+
+function describe(mods: Record<string, { dim: number; dtype: string }>): string {
+  return Object.entries(mods).map(([n, s]) => `${n} ${s.dim} ${s.dtype}`).join(', ');
+}

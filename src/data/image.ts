@@ -1,0 +1,109 @@
+// Image validation and normalisation: magic-byte sniffing, a pixel-count check on the header before any
+// full decode (decompression bombs), then resize (shortest edge, no upscaling) and JPEG re-encode.
+import sharp, { type Metadata } from 'sharp';
+
+/** Image container formats accepted as input. */
+export type ImageKind = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif';
+
+/** Options for {@link processImage}. */
+export interface ImageOptions {
+  /** Target shortest edge in pixels; 0 keeps the original size. Never upscales. */
+  size: number;
+  /** JPEG quality 1..100 of the re-encoded image. */
+  quality: number;
+  /** Largest width x height accepted (checked on the header before decoding). */
+  maxPixels: number;
+}
+
+/** Defaults: 256 px shortest edge, quality 90, 50 megapixels. */
+export const DEFAULT_IMAGE_OPTIONS: ImageOptions = { size: 256, quality: 90, maxPixels: 50_000_000 };
+
+/** Why an image was rejected. */
+export type ImageFailure = 'not_image' | 'too_many_pixels' | 'decode_error';
+
+/** Raised by {@link processImage} for a body that is not a usable image. */
+export class ImageRejected extends Error {
+  constructor(readonly reason: ImageFailure, message: string) {
+    super(message);
+    this.name = 'ImageRejected';
+  }
+}
+
+/** A normalised image. Dimensions are after EXIF orientation. */
+export interface ProcessedImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  originalWidth: number;
+  originalHeight: number;
+  sourceFormat: ImageKind;
+}
+
+function ascii(buf: Uint8Array, start: number, text: string): boolean {
+  if (buf.length < start + text.length) return false;
+  for (let i = 0; i < text.length; i++) if (buf[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Identify an image container from its first bytes (not from the URL or Content-Type, which lie). */
+export function sniffImage(buf: Uint8Array): ImageKind | undefined {
+  if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) return 'jpeg';
+  if (buf.length >= 8 && buf[0] === 0x89 && ascii(buf, 1, 'PNG\r\n\x1a\n')) return 'png';
+  if (ascii(buf, 0, 'GIF87a') || ascii(buf, 0, 'GIF89a')) return 'gif';
+  if (ascii(buf, 0, 'RIFF') && ascii(buf, 8, 'WEBP')) return 'webp';
+  if ((ascii(buf, 0, 'II') && buf[2] === 42 && buf[3] === 0) || (ascii(buf, 0, 'MM') && buf[2] === 0 && buf[3] === 42)) return 'tiff';
+  if (ascii(buf, 4, 'ftyp')) {
+    const brand = String.fromCharCode(...buf.subarray(8, 12));
+    if (brand === 'avif' || brand === 'avis') return 'avif';
+    if (['heic', 'heix', 'mif1', 'msf1', 'hevc'].includes(brand)) return 'heif';
+  }
+  return undefined;
+}
+
+/** EXIF orientations 5..8 swap width and height. */
+function oriented(meta: Metadata): { w: number; h: number } {
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  return (meta.orientation ?? 1) >= 5 ? { w: h, h: w } : { w, h };
+}
+
+/**
+ * Validate and normalise one image: sniff the magic bytes, read the header dimensions and reject anything
+ * above `maxPixels` before decoding, then decode (first frame), auto-orient, flatten alpha onto white,
+ * shrink so the shortest edge is `size`, and encode as baseline sRGB JPEG.
+ * @throws ImageRejected with the failure reason.
+ */
+export async function processImage(input: Buffer, opts: ImageOptions): Promise<ProcessedImage> {
+  const kind = sniffImage(input);
+  if (!kind) throw new ImageRejected('not_image', 'content is not a known image format (magic bytes)');
+  let meta: Metadata;
+  try {
+    // metadata() parses the header only; limitInputPixels is a second guard for formats where it decodes.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageRejected('decode_error', `unreadable ${kind} header: ${(err as Error).message}`);
+  }
+  const { w, h } = oriented(meta);
+  if (!(w > 0 && h > 0)) throw new ImageRejected('decode_error', `${kind} header has no dimensions`);
+  if (w * h > opts.maxPixels) throw new ImageRejected('too_many_pixels', `${w}x${h} exceeds ${opts.maxPixels} pixels`);
+  let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'warning', pages: 1 })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb');
+  let outW = w;
+  let outH = h;
+  if (opts.size > 0 && Math.min(w, h) > opts.size) {
+    // 'outside' with a square box keeps the aspect ratio and makes the shortest edge exactly `size`.
+    pipeline = pipeline.resize({ width: opts.size, height: opts.size, fit: 'outside', withoutEnlargement: true });
+  }
+  try {
+    const { data, info } = await pipeline.jpeg({ quality: opts.quality, mozjpeg: false }).toBuffer({ resolveWithObject: true });
+    outW = info.width;
+    outH = info.height;
+    return { data, width: outW, height: outH, originalWidth: w, originalHeight: h, sourceFormat: kind };
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/pixel limit/i.test(msg)) throw new ImageRejected('too_many_pixels', msg);
+    throw new ImageRejected('decode_error', `cannot decode ${kind}: ${msg.split('\n')[0]}`);
+  }
+}

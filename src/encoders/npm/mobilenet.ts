@@ -1,0 +1,92 @@
+// Image encoder 'mobilenetv2-nsfwjs': MobileNetV2-1.4 (TF-Hub feature vector, shipped in nsfwjs),
+// converted to ONNX and run on onnxruntime-node; 1792-d pooled features.
+import type * as ortTypes from 'onnxruntime-node';
+import { createSession, f32 } from '../../onnx/session.js';
+import { SailError } from '../../util/errors.js';
+import type { ImageEncoder, ImageInput } from '../types.js';
+import { decodeBatch, type ResizeMode } from './image-preprocess.js';
+import { MOBILENET_DIM, MOBILENET_SIZE, ensureMobileNetOnnx } from './mobilenet-onnx.js';
+
+/** Options of {@link loadMobileNetV2Nsfwjs}. */
+export interface MobileNetOptions {
+  /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
+  threads?: number;
+  /** Execution providers in order of preference (default ['cpu']). */
+  executionProviders?: string[];
+  /** Images per inference call (default 32). */
+  batchSize?: number;
+  /** Square-ing of non-square images (default 'crop': shortest edge + centre crop). */
+  resize?: ResizeMode;
+  /** Folder for the converted model (default `$SAIL_CACHE` or `~/.cache/sail`). */
+  cacheDir?: string;
+}
+
+/** Registry id of this backbone. */
+export const MOBILENET_ID = 'mobilenetv2-nsfwjs';
+
+/** The loaded encoder, with facts the benchmark and CLI report. */
+export interface MobileNetEncoder extends ImageEncoder {
+  readonly flopsPerImage: number;
+  readonly modelPath: string;
+  /** Run the network on already-preprocessed NHWC [n,224,224,3] floats in [0,1]. */
+  encodeTensor(pixels: Float32Array, n: number): Promise<Float32Array>;
+}
+
+/**
+ * Load the MobileNetV2 image encoder (converting and caching the ONNX model on first use).
+ * Preprocessing: decode with sharp, composite transparency on white, square to 224x224
+ * (see {@link ResizeMode}), RGB scaled to [0, 1]; the graph itself maps to [-1, 1] as in TF-Hub.
+ * `encode` decodes batch k+1 (libuv threads) while batch k runs in onnxruntime.
+ */
+export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promise<MobileNetEncoder> {
+  const model = await ensureMobileNetOnnx({ cacheDir: opts.cacheDir });
+  let session: ortTypes.InferenceSession | null = await createSession(model.path, {
+    threads: opts.threads,
+    executionProviders: opts.executionProviders,
+  });
+  const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 32));
+  const mode: ResizeMode = opts.resize ?? 'crop';
+  const per = MOBILENET_SIZE * MOBILENET_SIZE * 3;
+
+  const run = async (pixels: Float32Array, n: number): Promise<Float32Array> => {
+    if (!session) throw new SailError(`${MOBILENET_ID}: encoder was disposed`);
+    if (pixels.length !== n * per) throw new SailError(`${MOBILENET_ID}: expected ${n * per} input floats, got ${pixels.length}`);
+    const out = await session.run({ image: f32(pixels, [n, MOBILENET_SIZE, MOBILENET_SIZE, 3]) });
+    const feats = out.features;
+    const data = feats.data as Float32Array;
+    // The output tensor owns native memory until disposed; copy what we keep first.
+    const copy = data.slice(0, n * MOBILENET_DIM);
+    feats.dispose?.();
+    return copy;
+  };
+
+  return {
+    id: MOBILENET_ID,
+    dim: MOBILENET_DIM,
+    flopsPerImage: model.flopsPerImage,
+    modelPath: model.path,
+    encodeTensor: run,
+    async encode(images: ImageInput[]): Promise<Float32Array> {
+      const result = new Float32Array(images.length * MOBILENET_DIM);
+      const starts: number[] = [];
+      for (let i = 0; i < images.length; i += batchSize) starts.push(i);
+      const decode = (s: number) => decodeBatch(images.slice(s, s + batchSize), MOBILENET_SIZE, mode, s);
+      let next = starts.length ? decode(starts[0]) : null;
+      // Keep the prefetched decode from becoming an unhandled rejection if inference fails first.
+      next?.catch(() => undefined);
+      for (let k = 0; k < starts.length; k++) {
+        const pixels = await next!;
+        next = k + 1 < starts.length ? decode(starts[k + 1]) : null;
+        next?.catch(() => undefined);
+        const n = Math.min(batchSize, images.length - starts[k]);
+        result.set(await run(pixels, n), starts[k] * MOBILENET_DIM);
+      }
+      return result;
+    },
+    async dispose(): Promise<void> {
+      const s = session;
+      session = null;
+      await s?.release();
+    },
+  };
+}

@@ -1,0 +1,246 @@
+// `sail encode` as a library: rows from a source -> frozen backbones -> embedding store, in fixed-size parts
+// (resumable, shardable across processes), decoding the next batch while the model runs on this one.
+import { resolve } from 'node:path';
+import { createStoreWriter, type StoreWriter } from '../store/writer.js';
+import type { ModalitySpec, StoreDtype, StoreManifest } from '../store/format.js';
+import { SailError } from '../util/errors.js';
+import { checkRunSettings, mergeRecords, removeStaleTemps, writePartRecord, RECORD_DIR, type RowError } from './encode-records.js';
+import { openSource, type CaptionSpec, type SourceRow } from './sources.js';
+import type { ImageEncoder, ImageInput, PreparedBatch, TextEncoder } from './types.js';
+import { join } from 'node:path';
+
+/** Progress of a run, reported after every batch. */
+export interface EncodeProgress {
+  /** Rows this process has finished in this run. */
+  rowsDone: number;
+  /** Rows this process has to do (undefined for tar input, whose length is unknown up front). */
+  rowsTodo?: number;
+  itemsPerSec: number;
+  etaSec?: number;
+  partsWritten: number;
+  dropped: number;
+}
+
+/** Everything `encode` needs. */
+export interface EncodeOptions {
+  /** Image folder, manifest (.csv/.tsv/.jsonl), .tar shard(s) (comma-separated) or a folder of shards. */
+  input: string;
+  /** Store folder (created or resumed). */
+  out: string;
+  imageEncoder?: ImageEncoder;
+  textEncoder?: TextEncoder;
+  /** Manifest image column. */
+  imageColumn?: string;
+  /** Caption sources; the first should be modality 'text'. Default per input kind (see sources.ts). */
+  captions?: CaptionSpec[];
+  imageRoot?: string;
+  /** Source rows per store part (default 4096). Part i holds rows [i*partSize, (i+1)*partSize) minus drops. */
+  partSize?: number;
+  /** Rows per inference batch (default 32). */
+  batchSize?: number;
+  /** Handle only parts with index % count == index. */
+  shard?: { index: number; count: number };
+  /** 'skip' (default): drop bad rows from every modality and record them; 'fail': stop at the first. */
+  onError?: 'skip' | 'fail';
+  dtype?: StoreDtype;
+  /** Use only the first `limit` source rows. */
+  limit?: number;
+  onProgress?: (p: EncodeProgress) => void;
+}
+
+/** What a run did. */
+export interface EncodeResult {
+  partsWritten: number;
+  partsSkipped: number;
+  rowsEncoded: number;
+  dropped: number;
+  sourceRows: number;
+  /** The manifest, when this process found every part complete and finalised the store. */
+  manifest?: StoreManifest;
+}
+
+interface BatchResult {
+  rows: number[];
+  image?: Float32Array;
+  texts: Record<string, Float32Array>;
+  errors: RowError[];
+}
+
+/** Run the images of a batch; unreadable ones come back in `failed` (per item, never the whole batch). */
+async function imagesOf(enc: ImageEncoder, prep: Promise<PreparedBatch> | undefined, images: ImageInput[]): Promise<{ ok: number[]; failed: { index: number; reason: string }[]; emb: Float32Array }> {
+  if (prep && enc.encodePrepared) {
+    const p = await prep;
+    return { ok: p.ok, failed: p.failed, emb: await enc.encodePrepared(p) };
+  }
+  try {
+    return { ok: images.map((_, i) => i), failed: [], emb: await enc.encode(images) };
+  } catch {
+    // encoders without prepare(): isolate the bad items one by one (rare, so the cost does not matter)
+    const ok: number[] = [];
+    const failed: { index: number; reason: string }[] = [];
+    const embs: Float32Array[] = [];
+    for (let i = 0; i < images.length; i++) {
+      try {
+        embs.push(await enc.encode([images[i]]));
+        ok.push(i);
+      } catch (err) {
+        failed.push({ index: i, reason: (err as Error).message });
+      }
+    }
+    const emb = new Float32Array(ok.length * enc.dim);
+    embs.forEach((e, k) => emb.set(e, k * enc.dim));
+    return { ok, failed, emb };
+  }
+}
+
+function concat(chunks: Float32Array[]): Float32Array {
+  const out = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/**
+ * Encode `opts.input` into the store at `opts.out`. Parts whose JSON exists are skipped (resume); with
+ * `shard` only this process's parts are done. The process that finds every part complete writes the
+ * manifest (with the kept source row ids in `meta.encode.keptRows`) and `errors.jsonl`.
+ */
+export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
+  const { imageEncoder, textEncoder } = opts;
+  if (!imageEncoder && !textEncoder) throw new SailError('encode needs an image backbone, a text backbone, or both');
+  const partSize = opts.partSize ?? 4096;
+  const batchSize = Math.max(1, opts.batchSize ?? 32);
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(partSize) || partSize < 1) throw new SailError(`part size must be a positive integer, got ${partSize}`);
+  if (!(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count)) throw new SailError(`invalid shard ${shard.index}/${shard.count}`);
+  const onError = opts.onError ?? 'skip';
+
+  const source = await openSource(opts.input, { wantImage: !!imageEncoder, imageColumn: opts.imageColumn, imageRoot: opts.imageRoot, captions: textEncoder ? opts.captions : [] });
+  const captions = textEncoder ? source.captions : [];
+  if (textEncoder && captions.length === 0) throw new SailError('a text backbone was given but the input has no captions', { file: opts.input });
+  const dtype = opts.dtype ?? 'float16';
+  const modalities: ModalitySpec[] = [];
+  if (imageEncoder) modalities.push({ name: 'image', dim: imageEncoder.dim, dtype, model: imageEncoder.id });
+  for (const c of captions) modalities.push({ name: c.modality, dim: textEncoder!.dim, dtype, model: textEncoder!.id });
+
+  const settings = {
+    input: resolve(opts.input), kind: source.kind, partSize, dtype, limit: opts.limit ?? null, imageColumn: opts.imageColumn ?? null,
+    captions, models: Object.fromEntries(modalities.map((m) => [m.name, { model: m.model, dim: m.dim }])),
+  };
+  await checkRunSettings(opts.out, settings);
+  await removeStaleTemps(opts.out);
+  await removeStaleTemps(join(opts.out, RECORD_DIR));
+  const writer: StoreWriter = await createStoreWriter(opts.out, { modalities });
+  const mine = (k: number) => k % shard.count === shard.index;
+
+  const total = source.count === undefined ? undefined : Math.min(source.count, opts.limit ?? Infinity);
+  let rowsTodo: number | undefined;
+  if (total !== undefined) {
+    rowsTodo = 0;
+    for (let k = 0; k * partSize < total; k++) if (mine(k) && !writer.hasPart(k)) rowsTodo += Math.min(partSize, total - k * partSize);
+  }
+  const t0 = Date.now();
+  const res: EncodeResult = { partsWritten: 0, partsSkipped: 0, rowsEncoded: 0, dropped: 0, sourceRows: 0 };
+  let rowsDone = 0;
+  const report = () => {
+    const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
+    const rate = rowsDone / secs;
+    opts.onProgress?.({ rowsDone, rowsTodo, itemsPerSec: rate, etaSec: rowsTodo !== undefined && rate > 0 ? (rowsTodo - rowsDone) / rate : undefined, partsWritten: res.partsWritten, dropped: res.dropped });
+  };
+
+  /** Inference for one batch, once its decode (already started) is done. */
+  async function runBatch(rows: SourceRow[], prep: Promise<PreparedBatch> | undefined): Promise<BatchResult> {
+    const errors: RowError[] = [];
+    const fail = (r: SourceRow, reason: string) => {
+      if (onError === 'fail') throw new SailError(reason, { file: r.file, row: r.row });
+      errors.push({ row: r.row, file: r.file, reason });
+    };
+    const usable = rows.filter((r) => (r.error ? (fail(r, r.error), false) : true));
+    let kept = usable;
+    let image: Float32Array | undefined;
+    if (imageEncoder) {
+      const got = await imagesOf(imageEncoder, prep, usable.map((r) => r.image!));
+      for (const f of got.failed) fail(usable[f.index], `unreadable image: ${f.reason}`);
+      kept = got.ok.map((i) => usable[i]);
+      image = got.emb;
+    }
+    const texts: Record<string, Float32Array> = {};
+    for (const c of captions) texts[c.modality] = kept.length ? await textEncoder!.encode(kept.map((r) => r.texts[c.modality] ?? '')) : new Float32Array(0);
+    errors.sort((a, b) => a.row - b.row);
+    return { rows: kept.map((r) => r.row), image, texts, errors };
+  }
+
+  /** Encode one part's rows in batches, decoding batch k+1 while batch k runs, then write it. */
+  async function doPart(k: number, rows: AsyncIterable<SourceRow> | SourceRow[]): Promise<void> {
+    const results: BatchResult[] = [];
+    let pending: Promise<void> = Promise.resolve();
+    let batch: SourceRow[] = [];
+    const dispatch = async (b: SourceRow[]) => {
+      const valid = b.filter((r) => !r.error);
+      const prep = imageEncoder?.prepare ? imageEncoder.prepare(valid.map((r) => r.image!)) : undefined;
+      prep?.catch(() => undefined); // surfaced in runBatch
+      await pending; // at most one batch decoding while one runs: bounded memory
+      // prepare() saw only the rows without a source error; runBatch indexes the same list
+      pending = runBatch(b, prep).then((r) => {
+        results.push(r);
+        rowsDone += b.length;
+        res.dropped += r.errors.length;
+        report();
+      });
+      pending.catch(() => undefined);
+    };
+    for await (const r of rows) {
+      batch.push(r);
+      if (batch.length === batchSize) {
+        await dispatch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length) await dispatch(batch);
+    await pending;
+    const keptRows = results.flatMap((r) => r.rows);
+    const data: Record<string, Float32Array> = {};
+    if (imageEncoder) data.image = concat(results.map((r) => r.image!));
+    for (const c of captions) data[c.modality] = concat(results.map((r) => r.texts[c.modality]));
+    // the record goes first: a part whose JSON exists always has its row ids and errors
+    await writePartRecord(opts.out, k, { rows: keptRows, errors: results.flatMap((r) => r.errors) });
+    await writer.writePart(k, data);
+    res.partsWritten += 1;
+    res.rowsEncoded += keptRows.length;
+    report();
+  }
+
+  let current = -1;
+  let buffer: SourceRow[] = [];
+  const flush = async () => {
+    if (current < 0) return;
+    if (mine(current) && !writer.hasPart(current)) await doPart(current, buffer);
+    else res.partsSkipped += 1;
+    buffer = [];
+  };
+  for await (const r of source.rows()) {
+    if (opts.limit !== undefined && r.row >= opts.limit) break;
+    const k = Math.floor(r.row / partSize);
+    if (k !== current) {
+      await flush();
+      current = k;
+    }
+    // rows of parts done already, or of other shards, are not kept (nor decoded)
+    if (mine(k) && !writer.hasPart(k)) buffer.push(r);
+    res.sourceRows = r.row + 1;
+  }
+  await flush();
+  if (res.sourceRows === 0) throw new SailError('the input has no rows', { file: opts.input });
+
+  const parts = Math.ceil(res.sourceRows / partSize);
+  const complete = Array.from({ length: parts }, (_, k) => writer.hasPart(k)).every(Boolean);
+  if (complete) {
+    const merged = await mergeRecords(opts.out, parts, res.sourceRows);
+    const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows } };
+    res.manifest = await (await createStoreWriter(opts.out, { modalities, meta })).finalize();
+  }
+  return res;
+}

@@ -1,0 +1,154 @@
+// Backbone registry: a name maps to a spec (kind, dimension, loader), so a new backbone is one data entry.
+import { existsSync, statSync } from 'node:fs';
+import { SailError } from '../util/errors.js';
+import type { ImageEncoder, TextEncoder } from './types.js';
+import type { ImageRecipe } from './pooling.js';
+import type { TextPooling } from './pooling.js';
+
+/** Options every backbone loader accepts. */
+export interface EncoderLoadOptions {
+  /** Intra-op threads for the inference session (default: onnxruntime's choice). */
+  threads?: number;
+  /** Execution providers in order of preference ('cpu' default; 'cuda', 'webgpu' selectable). */
+  executionProviders?: string[];
+  /** Largest batch handed to the model in one run; bigger inputs are split. Default 32. */
+  batchSize?: number;
+  /** Local model folder (transformers.js layout) overriding the registry's hub lookup. */
+  modelDir?: string;
+  /** Allow downloading a missing model from the Hugging Face hub into `cacheDir`. Default false. */
+  allowDownload?: boolean;
+  /** Where downloaded models live (default `~/.cache/sail/models`). */
+  cacheDir?: string;
+  /** Image aggregation recipe override ('concat' | 'cls' | 'patch'). */
+  recipe?: ImageRecipe;
+  /** Text pooling override ('cls' | 'mean' | 'last'). */
+  pooling?: TextPooling;
+  /** Instruction prefix prepended to every text (none by default, as in SAIL). */
+  instruction?: string;
+  /** Truncation length for text backbones (default: the registry entry's, else the tokenizer's). */
+  maxLength?: number;
+}
+
+/** An image backbone entry. `dim` is the embedding width of the default recipe. */
+export interface ImageBackboneSpec {
+  kind: 'image';
+  name: string;
+  dim: number;
+  description?: string;
+  /** Hugging Face hub id the ONNX export comes from, where there is one. */
+  hubId?: string;
+  load(opts: EncoderLoadOptions): Promise<ImageEncoder>;
+}
+
+/** A text backbone entry. */
+export interface TextBackboneSpec {
+  kind: 'text';
+  name: string;
+  dim: number;
+  description?: string;
+  hubId?: string;
+  load(opts: EncoderLoadOptions): Promise<TextEncoder>;
+}
+
+/** Any registered backbone. */
+export type BackboneSpec = ImageBackboneSpec | TextBackboneSpec;
+
+const registry = new Map<string, BackboneSpec>();
+
+/** Add (or replace) a backbone under `spec.name`. Used by the built-in table and by npm-shipped backbones. */
+export function registerBackbone(spec: BackboneSpec): void {
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(spec.name)) throw new SailError(`invalid backbone name '${spec.name}'`);
+  registry.set(spec.name, spec);
+}
+
+/** The spec registered under `name`, or undefined. */
+export function getBackbone(name: string): BackboneSpec | undefined {
+  return registry.get(name);
+}
+
+/** All registered backbones, sorted by name. */
+export function listBackbones(): BackboneSpec[] {
+  return [...registry.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Split 'dinov2-small:cls' into name and recipe suffix. A path (contains / or \) is never split. */
+function splitName(nameOrPath: string): { name: string; suffix?: string } {
+  const looksLikePath = nameOrPath.includes('/') || nameOrPath.includes('\\') || nameOrPath.startsWith('.');
+  const i = nameOrPath.lastIndexOf(':');
+  if (looksLikePath || i <= 0) return { name: nameOrPath };
+  return { name: nameOrPath.slice(0, i), suffix: nameOrPath.slice(i + 1) };
+}
+
+function isFolder(p: string): boolean {
+  return existsSync(p) && statSync(p).isDirectory();
+}
+
+/**
+ * Load an image encoder from a registry name (optionally 'name:recipe') or a local model folder in the
+ * transformers.js layout (DINOv2-style ONNX emitting last_hidden_state).
+ */
+export async function loadImageEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<ImageEncoder> {
+  await ensureBuiltins();
+  const { name, suffix } = splitName(nameOrPath);
+  const recipe = (suffix as ImageRecipe | undefined) ?? opts.recipe;
+  const spec = registry.get(name);
+  if (spec) {
+    if (spec.kind !== 'image') throw new SailError(`backbone '${name}' is a ${spec.kind} backbone, not an image backbone`);
+    return spec.load({ ...opts, recipe });
+  }
+  if (isFolder(nameOrPath)) {
+    const { loadOnnxImageEncoder } = await import('./image-onnx.js');
+    return loadOnnxImageEncoder(nameOrPath, { ...opts, recipe });
+  }
+  throw new SailError(`unknown image backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('image')}`);
+}
+
+/** Load a text encoder from a registry name or a local model folder (tokenizer.json + onnx/model.onnx). */
+export async function loadTextEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<TextEncoder> {
+  await ensureBuiltins();
+  const { name, suffix } = splitName(nameOrPath);
+  const pooling = (suffix as TextPooling | undefined) ?? opts.pooling;
+  const spec = registry.get(name);
+  if (spec) {
+    if (spec.kind !== 'text') throw new SailError(`backbone '${name}' is an ${spec.kind} backbone, not a text backbone`);
+    return spec.load({ ...opts, pooling });
+  }
+  if (isFolder(nameOrPath)) {
+    const { loadOnnxTextEncoder } = await import('./text-onnx.js');
+    return loadOnnxTextEncoder(nameOrPath, { ...opts, pooling });
+  }
+  throw new SailError(`unknown text backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('text')}`);
+}
+
+function names(kind: 'image' | 'text'): string {
+  return listBackbones().filter((s) => s.kind === kind).map((s) => s.name).join(', ') || '(none)';
+}
+
+let builtinsLoaded: Promise<void> | undefined;
+/** Register the built-in hub backbones and the npm-shipped ones (once, lazily, to keep imports light). */
+export function ensureBuiltins(): Promise<void> {
+  builtinsLoaded ??= (async () => {
+    const { registerHubBackbones } = await import('./builtin.js');
+    registerHubBackbones();
+    await registerNpmBackbones();
+  })();
+  return builtinsLoaded;
+}
+
+/**
+ * src/encoders/npm/index.ts (owned by engineer npm-backbones) exports `backbones: BackboneSpec[]`
+ * (or registers them itself on import). A missing or broken module must not break the hub backbones.
+ */
+async function registerNpmBackbones(): Promise<void> {
+  let mod: { backbones?: BackboneSpec[] };
+  try {
+    mod = (await import(npmIndexPath)) as { backbones?: BackboneSpec[] };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') return;
+    throw err;
+  }
+  for (const spec of mod.backbones ?? []) registerBackbone(spec);
+}
+// A variable keeps tsc from requiring the (separately owned) module to exist at compile time.
+const npmIndexPath = './npm/index.js';

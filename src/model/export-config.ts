@@ -1,0 +1,82 @@
+// The JSON written next to exported ONNX files (sail_model.json): what a browser or onnxruntime user needs.
+import type { HeadConfig } from '../head/config.js';
+
+/** Image preprocessing a fused image model expects (applied by the caller before feeding pixels). */
+export interface ImagePreprocess {
+  /** Height and width of the model input. */
+  size: [number, number];
+  /** 'shortest-edge': resize so the short side is `shortestEdge` (bicubic), then center-crop `size`; 'exact': resize to `size`. */
+  resize: 'shortest-edge' | 'exact';
+  shortestEdge?: number;
+  /** Multiply 0..255 bytes by this before normalising (1/255 for most models). */
+  rescale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** NCHW (PyTorch exports) or NHWC (TF/nsfwjs conversions). */
+  layout: 'NCHW' | 'NHWC';
+}
+
+/** DINOv2's processor: shortest edge 256 bicubic, center crop 224, 1/255, ImageNet mean/std, NCHW. */
+export const DINOV2_PREPROCESS: ImagePreprocess = {
+  size: [224, 224],
+  resize: 'shortest-edge',
+  shortestEdge: 256,
+  rescale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  layout: 'NCHW',
+};
+
+/**
+ * A tokenizer the browser page can run itself. 'word-vocab': lowercase (optional), split on runs of
+ * characters other than letters/digits, map each word through `vocab` (unknown -> unkId), truncate or pad
+ * with padId to maxLength, feed int64 [1, maxLength] as `inputName` (plus `attention_mask` if `maskName`).
+ * Any other tokenizer is not run in the browser: the page falls back to the server's /api/embed-text.
+ */
+export interface WordVocabTokenizer {
+  type: 'word-vocab';
+  /** File (in the export folder) holding a JSON object word -> id. */
+  vocabFile: string;
+  lowercase: boolean;
+  maxLength: number;
+  padId: number;
+  unkId: number;
+  inputName: string;
+  maskName?: string;
+}
+
+/** One ONNX file of the export and the names to feed/read. */
+export interface ExportedGraph {
+  file: string;
+  inputs: string[];
+  outputs: { normalized: string; unnormalized: string };
+}
+
+/** Contents of sail_model.json. */
+export interface ExportManifest {
+  format: 'sail-export';
+  version: 1;
+  head: HeadConfig;
+  /** Width of the aligned space. */
+  dim: number;
+  /** Outputs named `normalized` are L2-normalised over the last axis; compare them by dot product. */
+  normalization: 'l2';
+  /** Effective exp(logit_scale) and bias: sigmoid(logitScale * cos + logitBias) is the match probability. */
+  logitScale: number;
+  logitBias: number;
+  image: {
+    /** Head alone: backbone features [N, visionDim] -> [N, dim]. */
+    head: ExportedGraph & { inputDim: number };
+    /** Backbone + pooling + head: pixels -> [N, dim]. */
+    model?: ExportedGraph & { preprocess: ImagePreprocess; pooling: string };
+    /** Backbone + per-patch `[CLS ; patch_i]` + head: pixels -> [N, P, dim] (vision tower for a LLaVA-style connector). */
+    patches?: ExportedGraph & { preprocess: ImagePreprocess };
+  };
+  text: {
+    head: ExportedGraph & { inputDim: number };
+    /** Backbone + pooling + head: token ids -> [N, dim]. */
+    model?: ExportedGraph & { pooling: string; tokenizer?: WordVocabTokenizer };
+  };
+}
+
+export const MANIFEST_FILE = 'sail_model.json';

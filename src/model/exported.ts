@@ -1,0 +1,66 @@
+// Run an export folder (sail_model.json + ONNX files) from Node with onnxruntime-node.
+import { join } from 'node:path';
+import type { ImageInput } from '../encoders/types.js';
+import { createSession, f32, type ort, type SessionOptions } from '../onnx/session.js';
+import { SailError } from '../util/errors.js';
+import type { ExportManifest } from './export-config.js';
+import { readManifest } from './export.js';
+import { preprocessImages } from './preprocess.js';
+
+/** An export folder loaded for inference. */
+export class ExportedModel {
+  private sessions = new Map<string, Promise<ort.InferenceSession>>();
+  constructor(
+    readonly dir: string,
+    readonly manifest: ExportManifest,
+    private readonly opts: SessionOptions = {},
+  ) {}
+
+  private session(file: string): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(file);
+    if (!s) {
+      s = createSession(join(this.dir, file), this.opts);
+      this.sessions.set(file, s);
+    }
+    return s;
+  }
+
+  /** Whether image_model.onnx (pixels -> aligned space) is present. */
+  get hasImageModel(): boolean {
+    return this.manifest.image.model !== undefined;
+  }
+
+  /** Normalised aligned embeddings [n, dim] of images, through the fused image model, in batches. */
+  async encodeImages(images: ImageInput[], batch = 16): Promise<Float32Array> {
+    const m = this.manifest.image.model;
+    if (!m) throw new SailError('this export has no image_model.onnx (export with --vision-backbone-onnx)', { file: this.dir });
+    const s = await this.session(m.file);
+    const out = new Float32Array(images.length * this.manifest.dim);
+    for (let i = 0; i < images.length; i += batch) {
+      const chunk = images.slice(i, i + batch);
+      const { data, dims } = await preprocessImages(chunk, m.preprocess);
+      const res = await s.run({ [m.inputs[0]]: f32(data, dims) });
+      out.set(res[m.outputs.normalized].data as Float32Array, i * this.manifest.dim);
+    }
+    return out;
+  }
+
+  /** Normalised aligned embeddings of backbone features through image_head.onnx or text_head.onnx. */
+  async encodeFeatures(side: 'image' | 'text', features: Float32Array): Promise<Float32Array> {
+    const h = this.manifest[side].head;
+    if (features.length % h.inputDim) throw new SailError(`${side} features are not a multiple of ${h.inputDim} wide`);
+    const s = await this.session(h.file);
+    const res = await s.run({ [h.inputs[0]]: f32(features, [features.length / h.inputDim, h.inputDim]) });
+    return res[h.outputs.normalized].data as Float32Array;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}
+
+/** Load an export folder written by `sail export`. */
+export function loadExportedModel(dir: string, opts: SessionOptions = {}): ExportedModel {
+  return new ExportedModel(dir, readManifest(dir), opts);
+}

@@ -1,0 +1,45 @@
+// Small row-major vector helpers shared by the model, segmentation and the search index.
+
+/** L2-normalise each row of a row-major [n, d] matrix in place (zero rows stay zero); returns it. */
+export function l2NormalizeRows(x: Float32Array, d: number): Float32Array {
+  for (let r = 0; r < x.length; r += d) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += x[r + k] * x[r + k];
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let k = 0; k < d; k++) x[r + k] *= inv;
+  }
+  return x;
+}
+
+/** Cosine similarity [na, nb] of two row-major sets of width d (inputs are not modified). */
+export function cosineMatrix(a: Float32Array, b: Float32Array, d: number): Float32Array {
+  const an = l2NormalizeRows(a.slice(), d);
+  const bn = l2NormalizeRows(b.slice(), d);
+  const na = an.length / d;
+  const nb = bn.length / d;
+  const out = new Float32Array(na * nb);
+  for (let i = 0; i < na; i++)
+    for (let j = 0; j < nb; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += an[i * d + k] * bn[j * d + k];
+      out[i * nb + j] = s;
+    }
+  return out;
+}
+
+/** Numerically stable logistic function. */
+export function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/** Softmax of each row of a row-major [n, c] matrix, in place; returns it. */
+export function softmaxRows(x: Float32Array, c: number): Float32Array {
+  for (let r = 0; r < x.length; r += c) {
+    let m = -Infinity;
+    for (let k = 0; k < c; k++) m = Math.max(m, x[r + k]);
+    let s = 0;
+    for (let k = 0; k < c; k++) s += Math.exp(x[r + k] - m);
+    for (let k = 0; k < c; k++) x[r + k] = Math.exp(x[r + k] - m) / s;
+  }
+  return x;
+}

@@ -1,0 +1,182 @@
+// NumPy `.npy` reading (v1/v2/v3 headers, little-endian float16/float32, C order, 2-D) and import into a store.
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { SailError } from '../util/errors.js';
+import { float16ToFloat32 } from '../util/fp16.js';
+import type { StoreDtype, StoreManifest } from './format.js';
+import { createStoreWriter } from './writer.js';
+
+/** What a `.npy` header says. */
+export interface NpyHeader {
+  dtype: 'float16' | 'float32';
+  rows: number;
+  cols: number;
+  /** Byte offset of the first element. */
+  dataOffset: number;
+}
+
+/** Headers are tiny in practice; refuse anything larger rather than allocate it. */
+export const MAX_NPY_HEADER = 1 << 20;
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+/**
+ * Parse the start of a `.npy` file. `head` must hold at least the first 12 bytes; returns the
+ * header length needed when `head` is too short (call again with more bytes).
+ */
+export function parseNpyHeader(head: Uint8Array, file: string): NpyHeader | { need: number } {
+  const bad = (reason: string): never => {
+    throw new SailError(`not a supported .npy file: ${reason}`, { file });
+  };
+  if (head.length < 10) bad('file shorter than the .npy preamble');
+  for (let i = 0; i < MAGIC.length; i++) if (head[i] !== MAGIC[i]) bad('missing \\x93NUMPY magic');
+  const major = head[6];
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let len: number;
+  let start: number;
+  if (major === 1) {
+    len = view.getUint16(8, true);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    if (head.length < 12) return { need: 12 };
+    len = view.getUint32(8, true);
+    start = 12;
+  } else {
+    return bad(`unknown format version ${major}.${head[7]}`);
+  }
+  if (len > MAX_NPY_HEADER) bad(`header of ${len} bytes exceeds the ${MAX_NPY_HEADER}-byte limit`);
+  if (head.length < start + len) return { need: start + len };
+  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(head.subarray(start, start + len));
+  // The header is a Python dict literal; read its three keys with patterns, never evaluate it.
+  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
+  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) bad(`cannot read header ${JSON.stringify(text.trim())}`);
+  let dtype: NpyHeader['dtype'];
+  if (descr === '<f4') dtype = 'float32';
+  else if (descr === '<f2') dtype = 'float16';
+  else if (descr === '>f4' || descr === '>f2') return bad(`big-endian dtype ${descr}; save it as little-endian ('<f4' or '<f2')`);
+  else return bad(`dtype ${descr}; only float16 '<f2' and float32 '<f4' are supported`);
+  if (fortran === 'True') bad('Fortran (column-major) order; save with np.ascontiguousarray');
+  const dims = shapeText!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (dims.length !== 2) bad(`shape (${shapeText}) is ${dims.length}-D; embeddings must be 2-D [rows, dim]`);
+  const [rows, cols] = dims.map((d) => (/^\d+$/.test(d) ? Number(d) : NaN));
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || cols === 0) bad(`invalid shape (${shapeText})`);
+  return { dtype, rows, cols, dataOffset: start + len };
+}
+
+/** An open `.npy` matrix read in row ranges. */
+export interface NpyReader {
+  readonly file: string;
+  readonly header: NpyHeader;
+  /** Rows [start, start + count) as float32, row-major. */
+  readRows(start: number, count: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** Open a `.npy` file, validate its header and that its size matches the shape. */
+export async function openNpy(file: string): Promise<NpyReader> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch (err) {
+    throw new SailError(`cannot open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file });
+  }
+  try {
+    const size = (await fh.stat()).size;
+    let want = 12;
+    let header: NpyHeader | undefined;
+    for (let tries = 0; tries < 2 && !header; tries++) {
+      const buf = Buffer.alloc(Math.min(want, size));
+      await fh.read(buf, 0, buf.length, 0);
+      const r = parseNpyHeader(buf, file);
+      if ('need' in r) {
+        if (r.need > size) throw new SailError(`truncated header (file is ${size} bytes, header needs ${r.need})`, { file });
+        want = r.need;
+      } else header = r;
+    }
+    if (!header) throw new SailError('cannot read the .npy header', { file });
+    const bytes = header.dtype === 'float16' ? 2 : 4;
+    const expect = header.dataOffset + header.rows * header.cols * bytes;
+    if (size !== expect) {
+      throw new SailError(`file is ${size} bytes but shape (${header.rows}, ${header.cols}) ${header.dtype} needs ${expect}: truncated or padded`, { file });
+    }
+    const h = header;
+    return {
+      file,
+      header: h,
+      async readRows(start, count) {
+        const buf = Buffer.allocUnsafe(count * h.cols * bytes);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, h.dataOffset + start * h.cols * bytes);
+        if (bytesRead !== buf.length) throw new SailError(`short read at row ${start}`, { file, row: start });
+        const copy = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+        return bytes === 2 ? float16ToFloat32(new Uint16Array(copy)) : new Float32Array(copy);
+      },
+      close: () => fh.close(),
+    };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+export interface NpyImportOptions {
+  images: string;
+  texts: string;
+  extraTexts?: string;
+  out: string;
+  dtype?: StoreDtype;
+  imageModel?: string;
+  textModel?: string;
+  /** Rows per part file (default 16384). */
+  rowsPerPart?: number;
+  onProgress?: (rowsDone: number, rows: number) => void;
+}
+
+/**
+ * Stream `.npy` matrices (row i of each is one sample) into a store, part by part; resumable
+ * (complete parts are skipped). Memory is bounded by one part of each modality.
+ */
+export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> {
+  const sources: [string, string, string | undefined][] = [['image', opts.images, opts.imageModel], ['text', opts.texts, opts.textModel]];
+  if (opts.extraTexts) sources.push(['extra_text', opts.extraTexts, opts.textModel]);
+  const readers: NpyReader[] = [];
+  try {
+    for (const [, file] of sources) readers.push(await openNpy(file));
+    const rows = readers[0].header.rows;
+    readers.forEach((r, i) => {
+      if (r.header.rows !== rows) throw new SailError(`has ${r.header.rows} rows but ${readers[0].file} has ${rows}; row i of every file must be the same sample`, { file: r.file });
+      if (i === 2 && r.header.cols !== readers[1].header.cols) {
+        throw new SailError(`extra texts have dim ${r.header.cols} but texts have ${readers[1].header.cols} (they go through the same text head)`, { file: r.file });
+      }
+    });
+    const dtype = opts.dtype ?? 'float16';
+    const per = opts.rowsPerPart ?? 16384;
+    if (!Number.isInteger(per) || per <= 0) throw new SailError(`rowsPerPart must be a positive integer, got ${per}`);
+    const writer = await createStoreWriter(opts.out, {
+      modalities: sources.map(([name, , model], i) => ({ name, dim: readers[i].header.cols, dtype, ...(model ? { model } : {}) })),
+      meta: { source: 'npy', files: Object.fromEntries(sources.map(([name, file]) => [name, file])) },
+    });
+    const parts = Math.ceil(rows / per);
+    for (let p = 0; p < parts; p++) {
+      const start = p * per;
+      const count = Math.min(per, rows - start);
+      if (!writer.hasPart(p)) {
+        const data: Record<string, Float32Array> = {};
+        for (let i = 0; i < sources.length; i++) {
+          const block = await readers[i].readRows(start, count);
+          for (let k = 0; k < block.length; k++) {
+            if (!Number.isFinite(block[k])) {
+              throw new SailError(`non-finite value ${block[k]} at column ${k % readers[i].header.cols}`, { file: readers[i].file, row: start + Math.floor(k / readers[i].header.cols) });
+            }
+          }
+          data[sources[i][0]] = block;
+        }
+        await writer.writePart(p, data);
+      }
+      opts.onProgress?.(start + count, rows);
+    }
+    return await writer.finalize();
+  } finally {
+    await Promise.all(readers.map((r) => r.close()));
+  }
+}

@@ -1,0 +1,122 @@
+// Lion and AdamW updating float32 parameters in place (sail-method.md section 7.2).
+import { paramSpecs, type HeadConfig, type ParamSet } from '../head/config.js';
+import { SailError } from '../util/errors.js';
+
+export type OptimizerKind = 'lion' | 'adamw';
+
+export interface OptimizerHyper {
+  /** Decoupled weight decay. */
+  weightDecay: number;
+  beta1?: number;
+  beta2?: number;
+  /** AdamW only. */
+  eps?: number;
+}
+
+/** One optimizer state tensor, named `<param>.<moment>` (e.g. `text_layer_norm.bias.exp_avg`). */
+export interface StateTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Optimizer {
+  readonly kind: OptimizerKind;
+  /** Steps taken so far (AdamW bias correction uses it). */
+  readonly steps: number;
+  /** Apply one update with learning rate `lr`; grads are in ParamSet order. */
+  step(params: ParamSet, grads: Float32Array[], lr: number): void;
+  /** Moments, for checkpoints. */
+  stateTensors(): StateTensor[];
+  /** Restore moments and the step count from a checkpoint. */
+  load(tensors: Map<string, Float32Array>, steps: number, file: string): void;
+}
+
+/**
+ * Create an optimizer for the parameters in `params` (their order and shapes are fixed from here on).
+ * `decay[i]` says whether AdamW decays parameter i; Lion ignores it and decays all, like the reference.
+ */
+export function createOptimizer(kind: OptimizerKind, params: ParamSet, hyper: OptimizerHyper, decay?: boolean[]): Optimizer {
+  const b1 = hyper.beta1 ?? 0.9;
+  const b2 = hyper.beta2 ?? (kind === 'lion' ? 0.99 : 0.999);
+  const eps = hyper.eps ?? 1e-8;
+  const wd = hyper.weightDecay;
+  const m = params.map((p) => new Float32Array(p.data.length));
+  const v = kind === 'adamw' ? params.map((p) => new Float32Array(p.data.length)) : [];
+  const decays = decay ?? params.map((p) => p.shape.length >= 2);
+  let t = 0;
+
+  const check = (ps: ParamSet, grads: Float32Array[]) => {
+    if (ps.length !== m.length || grads.length !== m.length) throw new SailError(`optimizer: got ${ps.length} params and ${grads.length} grads, expected ${m.length}`);
+    for (let i = 0; i < m.length; i++) {
+      if (ps[i].data.length !== m[i].length || grads[i].length !== m[i].length) {
+        throw new SailError(`optimizer: ${ps[i].name} has ${ps[i].data.length} values and ${grads[i].length} grads, expected ${m[i].length}`);
+      }
+    }
+  };
+
+  return {
+    kind,
+    get steps() {
+      return t;
+    },
+    step(ps, grads, lr) {
+      check(ps, grads);
+      t += 1;
+      if (kind === 'lion') {
+        const decayMul = 1 - lr * wd;
+        for (let i = 0; i < ps.length; i++) {
+          const p = ps[i].data;
+          const g = grads[i];
+          const mi = m[i];
+          for (let j = 0; j < p.length; j++) {
+            const c = b1 * mi[j] + (1 - b1) * g[j];
+            p[j] = p[j] * decayMul - lr * Math.sign(c);
+            mi[j] = b2 * mi[j] + (1 - b2) * g[j];
+          }
+        }
+      } else {
+        const bc1 = 1 - b1 ** t;
+        const bc2 = 1 - b2 ** t;
+        const stepSize = lr / bc1;
+        const bc2Sqrt = Math.sqrt(bc2);
+        for (let i = 0; i < ps.length; i++) {
+          const p = ps[i].data;
+          const g = grads[i];
+          const mi = m[i];
+          const vi = v[i];
+          const decayMul = decays[i] ? 1 - lr * wd : 1;
+          for (let j = 0; j < p.length; j++) {
+            mi[j] = b1 * mi[j] + (1 - b1) * g[j];
+            vi[j] = b2 * vi[j] + (1 - b2) * g[j] * g[j];
+            // PyTorch AdamW: decay first, then p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+            p[j] = p[j] * decayMul - stepSize * mi[j] / (Math.sqrt(vi[j]) / bc2Sqrt + eps);
+          }
+        }
+      }
+    },
+    stateTensors() {
+      const out: StateTensor[] = params.map((p, i) => ({ name: `${p.name}.exp_avg`, shape: p.shape, data: m[i] }));
+      if (kind === 'adamw') params.forEach((p, i) => out.push({ name: `${p.name}.exp_avg_sq`, shape: p.shape, data: v[i] }));
+      return out;
+    },
+    load(tensors, steps, file) {
+      const restore = (dst: Float32Array[], suffix: string) => {
+        params.forEach((p, i) => {
+          const src = tensors.get(`${p.name}.${suffix}`);
+          if (!src) throw new SailError(`optimizer state has no tensor ${p.name}.${suffix}`, { file });
+          if (src.length !== dst[i].length) throw new SailError(`optimizer tensor ${p.name}.${suffix} has ${src.length} values, expected ${dst[i].length}`, { file });
+          dst[i].set(src);
+        });
+      };
+      restore(m, 'exp_avg');
+      if (kind === 'adamw') restore(v, 'exp_avg_sq');
+      t = steps;
+    },
+  };
+}
+
+/** AdamW decay mask from the head's parameter kinds: only Linear weights are decayed (section 7.2). */
+export function adamwDecayMask(cfg: HeadConfig): boolean[] {
+  return paramSpecs(cfg).map((s) => s.kind === 'weight');
+}

@@ -1,0 +1,18 @@
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+/** Arguments that start the sail CLI from TypeScript sources (works before and after `npm run build`). */
+export function sailArgs(args: string[]): string[] {
+  return ['--import', 'tsx', join(repoRoot(), 'src', 'cli', 'bin.ts'), ...args];
+}
+
+/** Run the CLI to completion. */
+export function runSail(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, sailArgs(args), { cwd: opts.cwd ?? repoRoot(), env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+}
+
+/** Start the CLI in the background (for kill-and-resume tests). */
+export function startSail(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, sailArgs(args), { cwd: opts.cwd ?? repoRoot(), env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { startServer } from '../../src/serve/server.js';
+import { tempDir } from '../helpers/paths.js';
+import { PlantedTextEncoder } from '../model/helpers.js';
+import { COLORS, colourFolder, exportTiny } from './fixtures.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** GET with the raw path (no client-side normalisation of ../). */
+function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('serve: index over a folder, search API, server-side text fallback, traversal-safe file routes', async () => {
+  const root = tempDir();
+  await exportTiny(join(root, 'export'), false);
+  await colourFolder(join(root, 'images'));
+  const text = new PlantedTextEncoder(3, (t) => (COLORS[t] ? Float32Array.from(COLORS[t], (x) => x / 255) : undefined));
+  const srv = await startServer({ modelDir: join(root, 'export'), imagesDir: join(root, 'images'), textEncoder: text, exactBelow: 4, nlist: 3 });
+  try {
+    assert.match(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const ix = await srv.ready;
+    assert.equal(ix.files.length, 8);
+    assert.equal(ix.skipped.length, 1);
+    assert.match(ix.skipped[0].file, /broken\.png$/);
+    assert.equal(ix.index.exact, false);
+    const info = await (await fetch(srv.url + 'api/info')).json();
+    assert.equal(info.browserText, false);
+    assert.equal(info.serverText, true);
+    for (const word of ['magenta', 'orange', 'blue']) {
+      const { vector } = await (await fetch(srv.url + 'api/embed-text?q=' + word)).json();
+      const res = await (await fetch(srv.url + 'api/search', { method: 'POST', body: JSON.stringify({ vector, k: 3 }) })).json();
+      assert.equal(res.method, 'ivf');
+      assert.match(res.hits[0].name, new RegExp(`(^|/)${word}\\.png$`));
+      assert.ok(res.hits[0].score > 0.999, `score ${res.hits[0].score}`);
+      const img = await fetch(srv.url + 'images/' + res.hits[0].id);
+      assert.equal(img.headers.get('content-type'), 'image/png');
+    }
+    const bad = await fetch(srv.url + 'api/search', { method: 'POST', body: JSON.stringify({ vector: [1, 2] }) });
+    assert.equal(bad.status, 400);
+    for (const p of ['/images/../../../../etc/passwd', '/images/%2e%2e%2fetc%2fpasswd', '/model/..%2f..%2fetc%2fpasswd', '/ort/..%2fpackage.json', '/ort/../package.json', '/images/-1', '/images/99', '/model/vocab.src.json'])
+      assert.equal((await rawGet(srv.url, p)).status, 404, p);
+    assert.equal((await rawGet(srv.url, '/model/sail_model.json')).status, 200);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('serve: headless Chromium finds the planted image, query embedded in the browser with onnxruntime-web', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found: install with apt-get install -y chromium (CI does)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const root = tempDir();
+  await exportTiny(join(root, 'export'));
+  await colourFolder(join(root, 'images'));
+  const srv = await startServer({ modelDir: join(root, 'export'), imagesDir: join(root, 'images'), exactBelow: 4, nlist: 3 });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    await srv.ready;
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(srv.url);
+    await page.waitForFunction(() => document.body.dataset.ready || document.body.dataset.error, undefined, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.error ?? ''), '', errors.join('; '));
+    assert.equal(await page.evaluate(() => document.body.dataset.ready), 'browser');
+    for (const [i, word] of ['a Yellow picture', 'cyan'].entries()) {
+      await page.fill('#q', word);
+      await page.click('#go');
+      await page.waitForFunction((n) => Number(document.body.dataset.searched ?? 0) >= n || document.body.dataset.error, i + 1, { timeout: 20_000 });
+      const first = await page.getAttribute('#results li:first-child', 'data-name');
+      const expect = word.split(' ').find((w) => COLORS[w.toLowerCase()])!.toLowerCase();
+      assert.match(first ?? '', new RegExp(`(^|/)${expect}\\.png$`), `query ${word}`);
+      assert.ok(Number(await page.getAttribute('#results li:first-child', 'data-score')) > 0.999);
+      assert.match((await page.textContent('#status')) ?? '', /in the browser \((wasm|webgpu)\)/);
+    }
+    // The result thumbnail actually loads from the server.
+    assert.ok(await page.evaluate(() => (document.querySelector('#results img') as HTMLImageElement).decode().then(() => true, () => false)));
+  } finally {
+    await browser.close();
+    await srv.close();
+  }
+});
