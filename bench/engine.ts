@@ -99,9 +99,10 @@ export async function run(): Promise<void> {
   if (process.env.SAIL_BENCH_SKIP_BIG === '1') return;
   const big: HeadConfig = { ...cfg, visionDim: 1024, textDim: 1024 };
   const nb = 32768;
-  const tb = await timeSteps(big, nb, 2, { blockRows: 8192, headChunkRows: 4096 });
+  // one step by default: at ~300 GFLOP/s it is already about a minute (SAIL_BENCH_BIG_STEPS for more)
+  const tb = await timeSteps(big, nb, Number(process.env.SAIL_BENCH_BIG_STEPS ?? 1), {});
   const fb = stepFlops(big, nb, true);
-  console.log(`blocked step, star 1024->8192->512 x2, SigLIP, N=${nb}: ${tb.map((t) => t.toFixed(1)).join(', ')} s/step ` +
+  console.log(`blocked step, star 1024->8192->512 x2, SigLIP, N=${nb}: ${tb.map((t) => t.toFixed(1)).join(', ')} s/step (first includes session build) ` +
     `(${(fb / 1e9).toFixed(0)} GFLOP incl. forward recompute -> ${(fb / tb[tb.length - 1] / 1e9).toFixed(1)} GFLOP/s), ` +
     `peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GiB`);
 }

@@ -76,7 +76,7 @@ export function register(program: Command): void {
           active.set(p.stage, bar);
         }
         bar.setTotal(p.total);
-        bar.update(p.done, { detail: p.detail ?? '' });
+        bar.update(p.done, { stage: p.stage.padEnd(14), detail: p.detail ?? '' });
       };
       let result;
       try {

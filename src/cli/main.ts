@@ -2,15 +2,20 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SailError } from '../util/errors.js';
 import { register as registerExport } from './export.js';
+import { register as registerServe } from './serve.js';
+import { register as registerSegment } from './segment.js';
 import { register as registerTrain } from './train.js';
 import { register as registerStore } from './store.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerDownload } from './download.js';
+import { register as registerData } from './data.js';
+import { register as registerEncode } from './encode.js';
 
 /** A CLI command module registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 // One import + one entry per command file (src/cli/<name>.ts exports `register`).
-const commands: RegisterCommand[] = [registerExport, registerTrain, registerStore, registerDemo];
+const commands: RegisterCommand[] = [registerExport, registerServe, registerSegment, registerTrain, registerStore, registerDemo, registerEncode, registerDownload, registerData];
 
 function version(): string {
   try {

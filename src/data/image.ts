@@ -93,8 +93,12 @@ export async function processImage(input: Buffer, opts: ImageOptions): Promise<P
   let outW = w;
   let outH = h;
   if (opts.size > 0 && Math.min(w, h) > opts.size) {
-    // 'outside' with a square box keeps the aspect ratio and makes the shortest edge exactly `size`.
-    pipeline = pipeline.resize({ width: opts.size, height: opts.size, fit: 'outside', withoutEnlargement: true });
+    // Exact target in closed form (shortest edge = size, other edge rounded), so results do not depend on
+    // the resizer's own rounding; 'fill' then hits it exactly (aspect error under half a pixel).
+    const scale = opts.size / Math.min(w, h);
+    const tw = w <= h ? opts.size : Math.max(1, Math.round(w * scale));
+    const th = h < w ? opts.size : Math.max(1, Math.round(h * scale));
+    pipeline = pipeline.resize({ width: tw, height: th, fit: 'fill' });
   }
   try {
     const { data, info } = await pipeline.jpeg({ quality: opts.quality, mozjpeg: false }).toBuffer({ resolveWithObject: true });

@@ -1,106 +1,78 @@
-// Held-out evaluation of one head on the demo stores: retrieval both ways and zero-shot classification.
-import type { LoadedHead } from '../model/checkpoint.js';
-import { createModel } from '../model/model.js';
+// Held-out evaluation of one head on the demo stores, through the project's eval library (src/eval):
+// head application, retrieval both ways and zero-shot classification with templates.
+import type { EvalHead } from '../eval/head-apply.js';
+import { createHeadApplier } from '../eval/head-apply.js';
+import { retrievalFromMatrix } from '../eval/metrics.js';
+import { similarityMatrix } from '../eval/similarity.js';
+import { buildClassifier, zeroShotEvaluate } from '../eval/zeroshot.js';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import type { DemoMetrics } from './report.js';
 
-/** Where the held-out data lives and how the prompt store is laid out. */
-export interface EvalInputs {
-  /** Store with `image` (Twemoji) and `text` (main caption), row i of each is one pair. */
-  testStoreDir: string;
-  /** Store with one `text` row per prompt: class c, template t at row start + c * templates + t. */
-  promptStoreDir: string;
-  templates: number;
-  categoryPrompts: { start: number; classes: number };
-  subcategoryPrompts: { start: number; classes: number };
+/** A zero-shot classification task over the test images. */
+export interface ZeroShotTask {
+  classNames: readonly string[];
   /** Class index of every test row. */
-  categoryLabels: number[];
-  subcategoryLabels: number[];
+  labels: readonly number[];
+}
+
+/** Where the held-out data lives. */
+export interface EvalInputs {
+  /** Store with `image` (Twemoji) and `text` (main caption); row i of each is one pair. */
+  testStoreDir: string;
+  /** Store with one `text` row per prompt, in the order of `promptTexts`. */
+  promptStoreDir: string;
+  promptTexts: readonly string[];
+  templates: readonly string[];
+  category: ZeroShotTask;
+  subcategory: ZeroShotTask;
   threads?: number;
 }
 
-/** Rank of the correct item: how many candidates score strictly higher than it (0 = first). */
-function ranks(sim: Float32Array, nRows: number, nCols: number, correct: (row: number) => number): Uint32Array {
-  const out = new Uint32Array(nRows);
-  for (let i = 0; i < nRows; i++) {
-    const base = i * nCols;
-    const s = sim[base + correct(i)];
-    let r = 0;
-    for (let j = 0; j < nCols; j++) if (sim[base + j] > s) r++;
-    out[i] = r;
-  }
-  return out;
-}
-
-function recallAt(r: Uint32Array, k: number): number {
-  let hit = 0;
-  for (const x of r) if (x < k) hit++;
-  return r.length ? hit / r.length : 0;
-}
-
-/** a [na, d] times b [nb, d]^T. */
-function dotMatrix(a: Float32Array, b: Float32Array, d: number): Float32Array {
-  const na = a.length / d;
-  const nb = b.length / d;
-  const out = new Float32Array(na * nb);
-  for (let i = 0; i < na; i++) {
-    for (let j = 0; j < nb; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += a[i * d + k] * b[j * d + k];
-      out[i * nb + j] = s;
-    }
-  }
-  return out;
-}
-
-/** Mean of each class's (normalised) template embeddings, re-normalised: the CLIP zero-shot recipe. */
-function classEmbeddings(prompts: Float32Array, d: number, start: number, classes: number, templates: number): Float32Array {
-  const out = new Float32Array(classes * d);
-  for (let c = 0; c < classes; c++) {
-    for (let t = 0; t < templates; t++) {
-      const row = (start + c * templates + t) * d;
-      for (let k = 0; k < d; k++) out[c * d + k] += prompts[row + k];
-    }
-    let n = 0;
-    for (let k = 0; k < d; k++) n += out[c * d + k] ** 2;
-    const inv = 1 / Math.max(Math.sqrt(n), 1e-12);
-    for (let k = 0; k < d; k++) out[c * d + k] *= inv;
-  }
-  return out;
-}
-
-/** Evaluate one head on the held-out stores. */
-export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<DemoMetrics> {
+/** Evaluate one head on the held-out stores. Metrics are fractions in [0, 1]. */
+export async function evaluateHead(head: EvalHead, inp: EvalInputs): Promise<DemoMetrics> {
   const test = await openStore(inp.testStoreDir);
   const promptStore = await openStore(inp.promptStoreDir);
-  const model = await createModel({ head, threads: inp.threads });
+  const session = { threads: inp.threads };
+  const applier = await createHeadApplier(head, session);
   try {
     const n = test.rows;
-    if (inp.categoryLabels.length !== n || inp.subcategoryLabels.length !== n) {
-      throw new SailError(`test store has ${n} rows but ${inp.categoryLabels.length} labels were given`, { file: test.dir });
+    for (const t of [inp.category, inp.subcategory]) {
+      if (t.labels.length !== n) throw new SailError(`test store has ${n} rows but ${t.labels.length} labels were given`, { file: test.dir });
     }
-    const d = model.dim;
-    const img = await model.encodeImageFeatures(await test.readRange('image', 0, n));
-    const txt = await model.encodeTextFeatures(await test.readRange('text', 0, n));
-    const prompts = await model.encodeTextFeatures(await promptStore.readRange('text', 0, promptStore.rows));
-    const t2iSim = dotMatrix(txt, img, d);
-    const i2tSim = dotMatrix(img, txt, d);
-    const t2i = ranks(t2iSim, n, n, (i) => i);
-    const i2t = ranks(i2tSim, n, n, (i) => i);
-    const classify = (p: { start: number; classes: number }, labels: number[]) => {
-      const cls = classEmbeddings(prompts, d, p.start, p.classes, inp.templates);
-      const r = ranks(dotMatrix(img, cls, d), n, p.classes, (i) => labels[i]);
-      return { top1: recallAt(r, 1), top5: recallAt(r, 5) };
+    if (promptStore.rows !== inp.promptTexts.length) {
+      throw new SailError(`prompt store has ${promptStore.rows} rows, expected ${inp.promptTexts.length}`, { file: promptStore.dir });
+    }
+    const d = head.config.targetDim;
+    const img = await applier.apply('vision', await test.readRange('image', 0, n), n);
+    const txt = await applier.apply('text', await test.readRange('text', 0, n), n);
+    const sim = await similarityMatrix(img, txt, d, session);
+    const ret = retrievalFromMatrix(sim, n, Int32Array.from({ length: n }, (_, i) => i), [1, 5, 10]);
+
+    // Prompts were pre-encoded by the backbone: the classifier's text callback looks their rows up.
+    const promptRow = new Map(inp.promptTexts.map((t, i) => [t, i]));
+    const embedTexts = async (texts: string[]): Promise<Float32Array> => {
+      const rows = texts.map((t) => {
+        const r = promptRow.get(t);
+        if (r === undefined) throw new SailError(`prompt ${JSON.stringify(t)} is not in the prompt store`, { file: promptStore.dir });
+        return r;
+      });
+      return applier.apply('text', await promptStore.readRows('text', rows), rows.length);
     };
+    const classify = async (task: ZeroShotTask) => {
+      const W = await buildClassifier(task.classNames, inp.templates, embedTexts, d);
+      const m = await zeroShotEvaluate(img, W, Int32Array.from(task.labels), d, { ...session, classNames: task.classNames });
+      return { top1: m.top1 / 100, top5: m.top5 / 100 };
+    };
+    const pct = (x: number): number => x / 100;
     return {
-      t2i: { r1: recallAt(t2i, 1), r5: recallAt(t2i, 5), r10: recallAt(t2i, 10) },
-      i2t: { r1: recallAt(i2t, 1), r5: recallAt(i2t, 5), r10: recallAt(i2t, 10) },
-      category: classify(inp.categoryPrompts, inp.categoryLabels),
-      subcategory: classify(inp.subcategoryPrompts, inp.subcategoryLabels),
+      t2i: { r1: pct(ret.textToImage['R@1']), r5: pct(ret.textToImage['R@5']), r10: pct(ret.textToImage['R@10']) },
+      i2t: { r1: pct(ret.imageToText['R@1']), r5: pct(ret.imageToText['R@5']), r10: pct(ret.imageToText['R@10']) },
+      category: await classify(inp.category),
+      subcategory: await classify(inp.subcategory),
     };
   } finally {
-    await model.dispose();
+    await applier.dispose();
     await test.close();
     await promptStore.close();
   }

@@ -13,6 +13,7 @@ import { chanceMetrics, formatMarkdownTable, formatTable, type MethodResult } fr
 import { lineChartSvg } from './plot.js';
 import { trainDemoHead, type TrainedHead } from './train.js';
 import { evaluateHead, type EvalInputs } from './evaluate.js';
+import { fillTemplate } from '../eval/zeroshot.js';
 
 /** Default backbones: the pretrained models that ship inside npm packages (no network needed). */
 export const DEFAULT_IMAGE_BACKBONE = 'mobilenetv2-nsfwjs';
@@ -125,10 +126,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const backbones = { image: imageBackbone, text: textBackbone };
   const storeRoot = join(out, 'stores', `${safeName(imageBackbone)}__${safeName(textBackbone)}`);
   const slice = opts.limit ? `limit${opts.limit}-seed${cfg.seed}` : `all-seed${cfg.seed}`;
-  const prompts = {
-    category: data.categories.flatMap((c) => EMOJI_TEMPLATES.map((t) => t.replace('{}', className(c)))),
-    subcategory: data.subcategories.flatMap((c) => EMOJI_TEMPLATES.map((t) => t.replace('{}', className(c)))),
-  };
+  const categoryNames = data.categories.map(className);
+  const subcategoryNames = data.subcategories.map(className);
+  const promptTexts = [...categoryNames, ...subcategoryNames].flatMap((c) => EMOJI_TEMPLATES.map((t) => fillTemplate(t, c)));
   const specs: { stage: DemoStage; spec: StoreSpec }[] = [
     {
       stage: 'encode-train',
@@ -152,7 +152,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     },
     {
       stage: 'encode-prompts',
-      spec: { dir: join(storeRoot, 'prompts'), backbones, columns: [{ name: 'text', kind: 'text', texts: [...prompts.category, ...prompts.subcategory] }] },
+      spec: { dir: join(storeRoot, 'prompts'), backbones, columns: [{ name: 'text', kind: 'text', texts: promptTexts }] },
     },
   ];
   const encoders = lazyEncoders(imageBackbone, textBackbone, opts.threads);
@@ -181,15 +181,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
   // (d) evaluate on the held-out Twemoji concepts
   const tEval = performance.now();
-  const nCat = data.categories.length * EMOJI_TEMPLATES.length;
   const evalInputs: EvalInputs = {
     testStoreDir: testDir,
     promptStoreDir: promptDir,
-    templates: EMOJI_TEMPLATES.length,
-    categoryPrompts: { start: 0, classes: data.categories.length },
-    subcategoryPrompts: { start: nCat, classes: data.subcategories.length },
-    categoryLabels: data.test.map((e) => data.categories.indexOf(e.category)),
-    subcategoryLabels: data.test.map((e) => data.subcategories.indexOf(e.subcategory)),
+    promptTexts,
+    templates: EMOJI_TEMPLATES,
+    category: { classNames: categoryNames, labels: data.test.map((e) => data.categories.indexOf(e.category)) },
+    subcategory: { classNames: subcategoryNames, labels: data.test.map((e) => data.subcategories.indexOf(e.subcategory)) },
     threads: opts.threads,
   };
   const heads = [

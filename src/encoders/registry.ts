@@ -71,12 +71,19 @@ export function listBackbones(): BackboneSpec[] {
   return [...registry.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Split 'dinov2-small:cls' into name and recipe suffix. A path (contains / or \) is never split. */
+/**
+ * Split 'dinov2-small:cls' (or 'path/to/folder:cls') into name and recipe/pooling suffix. A folder whose
+ * own name contains ':' is taken whole.
+ */
 function splitName(nameOrPath: string): { name: string; suffix?: string } {
-  const looksLikePath = nameOrPath.includes('/') || nameOrPath.includes('\\') || nameOrPath.startsWith('.');
   const i = nameOrPath.lastIndexOf(':');
-  if (looksLikePath || i <= 0) return { name: nameOrPath };
+  if (i <= 0 || isFolder(nameOrPath) || /[/\\]/.test(nameOrPath.slice(i))) return { name: nameOrPath };
   return { name: nameOrPath.slice(0, i), suffix: nameOrPath.slice(i + 1) };
+}
+
+/** Registry names have no path separators. */
+function isPathLike(p: string): boolean {
+  return /[/\\]/.test(p);
 }
 
 function isFolder(p: string): boolean {
@@ -88,34 +95,36 @@ function isFolder(p: string): boolean {
  * transformers.js layout (DINOv2-style ONNX emitting last_hidden_state).
  */
 export async function loadImageEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<ImageEncoder> {
-  await ensureBuiltins();
   const { name, suffix } = splitName(nameOrPath);
+  // a path never names a registry entry: skip loading the built-ins (the npm ones import TF.js)
+  if (!isPathLike(name)) await ensureBuiltins();
   const recipe = (suffix as ImageRecipe | undefined) ?? opts.recipe;
   const spec = registry.get(name);
   if (spec) {
     if (spec.kind !== 'image') throw new SailError(`backbone '${name}' is a ${spec.kind} backbone, not an image backbone`);
     return spec.load({ ...opts, recipe });
   }
-  if (isFolder(nameOrPath)) {
+  if (isFolder(name)) {
     const { loadOnnxImageEncoder } = await import('./image-onnx.js');
-    return loadOnnxImageEncoder(nameOrPath, { ...opts, recipe });
+    return loadOnnxImageEncoder(name, { ...opts, recipe });
   }
   throw new SailError(`unknown image backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('image')}`);
 }
 
 /** Load a text encoder from a registry name or a local model folder (tokenizer.json + onnx/model.onnx). */
 export async function loadTextEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<TextEncoder> {
-  await ensureBuiltins();
   const { name, suffix } = splitName(nameOrPath);
+  // a path never names a registry entry: skip loading the built-ins (the npm ones import TF.js)
+  if (!isPathLike(name)) await ensureBuiltins();
   const pooling = (suffix as TextPooling | undefined) ?? opts.pooling;
   const spec = registry.get(name);
   if (spec) {
     if (spec.kind !== 'text') throw new SailError(`backbone '${name}' is an ${spec.kind} backbone, not a text backbone`);
     return spec.load({ ...opts, pooling });
   }
-  if (isFolder(nameOrPath)) {
+  if (isFolder(name)) {
     const { loadOnnxTextEncoder } = await import('./text-onnx.js');
-    return loadOnnxTextEncoder(nameOrPath, { ...opts, pooling });
+    return loadOnnxTextEncoder(name, { ...opts, pooling });
   }
   throw new SailError(`unknown text backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('text')}`);
 }

@@ -99,7 +99,8 @@ async function folderSource(root: string, opts: SourceOptions): Promise<EncodeSo
   if (files.length === 0) throw new SailError('no images found in folder', { file: root });
   const sidecar = (f: string) => join(root, f.slice(0, f.length - extname(f).length) + '.txt');
   if (opts.captions && opts.captions.length > 1) throw new SailError('an image folder has one caption source (sidecar .txt files)', { file: root });
-  const hasText = files.some((f) => existsSync(sidecar(f)));
+  // captions: [] means a text-less (image only) encode: sidecars are not read at all
+  const hasText = opts.captions?.length !== 0 && files.some((f) => existsSync(sidecar(f)));
   const captions = hasText ? [{ modality: opts.captions?.[0]?.modality ?? 'text', column: '.txt' }] : [];
   return {
     kind: 'folder',

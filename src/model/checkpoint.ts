@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
-import { readSafetensors, type ReadTensor } from './safetensors-read.js';
+import { readSafetensors, type NamedTensor as ReadTensor } from '../head/safetensors.js';
 
 /** A head ready to run: its config and parameters in paramSpecs order. */
 export interface LoadedHead {
@@ -93,24 +93,25 @@ function pickSafetensors(dir: string): string {
 
 /**
  * Load a head checkpoint: a folder (config.json + one .safetensors), or a .safetensors file with an optional
- * config.json beside it (or a JSON config in its metadata under `sail_config`). Without any config the
+ * config.json beside it (or a JSON HeadConfig in its metadata under `config`, as training writes). Without any config the
  * type, widths and width factor are inferred from the tensor shapes (original SAIL heads converted to
  * safetensors). The effective logit scale/bias always come from the tensors.
  */
-export function loadHead(path: string): LoadedHead {
+export async function loadHead(path: string): Promise<LoadedHead> {
   if (!existsSync(path)) throw new SailError('checkpoint not found', { file: path });
   const file = statSync(path).isDirectory() ? pickSafetensors(path) : path;
-  const { tensors, metadata } = readSafetensors(file);
+  const { tensors, metadata } = await readSafetensors(file);
   let config: HeadConfig;
   const cfgFile = [join(dirname(file), basename(file).replace(/\.safetensors$/, '.json')), join(dirname(file), 'config.json')].find(
     (f) => f !== file && existsSync(f),
   );
   if (cfgFile) config = readConfigJson(cfgFile);
-  else if (metadata.sail_config) {
+  else if (metadata.config ?? metadata.sail_config) {
+    // src/train/checkpoint.ts saveHead() stores the HeadConfig as JSON under `config`.
     try {
-      config = { ...defaultHeadConfig, ...(JSON.parse(metadata.sail_config) as HeadConfig) };
+      config = { ...defaultHeadConfig, ...(JSON.parse(metadata.config ?? metadata.sail_config) as HeadConfig) };
     } catch {
-      throw new SailError('metadata sail_config is not valid JSON', { file });
+      throw new SailError('safetensors metadata config is not valid JSON', { file });
     }
   } else config = inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
   const params = paramsFromTensors(config, tensors, file);

@@ -5,8 +5,12 @@ import type { HeadConfig } from '../head/config.js';
 export interface ImagePreprocess {
   /** Height and width of the model input. */
   size: [number, number];
-  /** 'shortest-edge': resize so the short side is `shortestEdge` (bicubic), then center-crop `size`; 'exact': resize to `size`. */
-  resize: 'shortest-edge' | 'exact';
+  /**
+   * 'shortest-edge': resize so the short side is `shortestEdge` (bicubic), then center-crop `size` (HF processors);
+   * 'cover': sharp's fit 'cover' straight to `size` (short side to size, centre crop; the npm MobileNet encoder);
+   * 'exact': resize to `size` ignoring the aspect ratio.
+   */
+  resize: 'shortest-edge' | 'cover' | 'exact';
   shortestEdge?: number;
   /** Multiply 0..255 bytes by this before normalising (1/255 for most models). */
   rescale: number;
@@ -14,7 +18,20 @@ export interface ImagePreprocess {
   std: [number, number, number];
   /** NCHW (PyTorch exports) or NHWC (TF/nsfwjs conversions). */
   layout: 'NCHW' | 'NHWC';
+  /** Composite transparent pixels on this RGB colour first (default: drop alpha, like PIL convert('RGB')). */
+  background?: [number, number, number];
 }
+
+/** The npm MobileNetV2 (nsfwjs) encoder's preprocessing: white background, cover 224, [0, 1], NHWC. */
+export const MOBILENET_NSFWJS_PREPROCESS: ImagePreprocess = {
+  size: [224, 224],
+  resize: 'cover',
+  rescale: 1 / 255,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  layout: 'NHWC',
+  background: [255, 255, 255],
+};
 
 /** DINOv2's processor: shortest edge 256 bicubic, center crop 224, 1/255, ImageNet mean/std, NCHW. */
 export const DINOV2_PREPROCESS: ImagePreprocess = {

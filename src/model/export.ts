@@ -49,7 +49,7 @@ const headOutputs = { normalized: HEAD_OUTPUT, unnormalized: HEAD_OUTPUT_RAW };
  * sail_model.json describing them. Every file is written atomically; the manifest goes last.
  */
 export async function exportModel(head: string | LoadedHead, opts: ExportOptions): Promise<ExportManifest> {
-  const { config, params } = typeof head === 'string' ? loadHead(head) : head;
+  const { config, params } = typeof head === 'string' ? await loadHead(head) : head;
   const { scale, bias } = logitScaleBias(params);
   const out = opts.outDir;
   await writeFileAtomic(join(out, 'image_head.onnx'), buildHeadSideModel(config, params, 'vision'));

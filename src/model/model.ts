@@ -179,19 +179,8 @@ export class SailModel {
   }
 }
 
-// The registry is written by the encoders engineer; imported lazily so the head-only API has no backbone deps.
-const REGISTRY = '../encoders/registry.js';
-
-async function resolveEncoder<T>(spec: T | string | undefined, kind: 'loadImageEncoder' | 'loadTextEncoder'): Promise<T | undefined> {
-  if (spec === undefined || typeof spec !== 'string') return spec;
-  let registry: Record<string, (name: string) => Promise<T>>;
-  try {
-    registry = (await import(REGISTRY)) as Record<string, (name: string) => Promise<T>>;
-  } catch (e) {
-    throw new SailError(`cannot load the encoder registry to resolve "${spec}" (${(e as Error).message})`);
-  }
-  if (typeof registry[kind] !== 'function') throw new SailError(`encoder registry has no ${kind}`);
-  return registry[kind](spec);
+async function resolveEncoder<T>(spec: T | string | undefined, load: (name: string) => Promise<T>): Promise<T | undefined> {
+  return spec === undefined || typeof spec !== 'string' ? spec : load(spec);
 }
 
 /**
@@ -199,8 +188,10 @@ async function resolveEncoder<T>(spec: T | string | undefined, kind: 'loadImageE
  * used (`encodeImageFeatures` / `encodeTextFeatures`).
  */
 export async function createModel(opts: CreateModelOptions): Promise<SailModel> {
-  const head = typeof opts.head === 'string' ? loadHead(opts.head) : opts.head;
-  const vision = await resolveEncoder<ImageEncoder>(opts.visionModel, 'loadImageEncoder');
-  const text = await resolveEncoder<TextEncoder>(opts.textModel, 'loadTextEncoder');
+  const head = typeof opts.head === 'string' ? await loadHead(opts.head) : opts.head;
+  // The registry is imported lazily so the head-only API does not load backbone code.
+  const registry = () => import('../encoders/registry.js');
+  const vision = await resolveEncoder<ImageEncoder>(opts.visionModel, async (n) => (await registry()).loadImageEncoder(n, { threads: opts.threads }));
+  const text = await resolveEncoder<TextEncoder>(opts.textModel, async (n) => (await registry()).loadTextEncoder(n, { threads: opts.threads }));
   return new SailModel(head, vision, text, { threads: opts.threads, executionProviders: opts.executionProviders });
 }

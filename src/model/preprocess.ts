@@ -14,13 +14,16 @@ function describe(input: ImageInput, i: number): string {
 export async function resizedRgb(input: ImageInput, spec: ImagePreprocess, index = 0): Promise<Uint8Array> {
   const [h, w] = spec.size;
   try {
-    const img = sharp(input, { limitInputPixels: MAX_PIXELS }).rotate();
+    // No EXIF auto-rotation: the reference processors (PIL) do not apply it either.
+    const img = sharp(input, { limitInputPixels: MAX_PIXELS });
+    if (spec.background) img.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } });
     let pipeline: ReturnType<typeof sharp>;
     if (spec.resize === 'exact') pipeline = img.resize(w, h, { fit: 'fill', kernel: 'cubic' });
+    else if (spec.resize === 'cover') pipeline = img.resize(w, h, { fit: 'cover', position: 'centre' });
     else {
-      const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).rotate().metadata();
-      const iw = meta.autoOrient?.width ?? meta.width;
-      const ih = meta.autoOrient?.height ?? meta.height;
+      const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata();
+      const iw = meta.width;
+      const ih = meta.height;
       if (!iw || !ih) throw new Error('unknown image size');
       const s = (spec.shortestEdge ?? Math.min(h, w)) / Math.min(iw, ih);
       const rw = Math.max(w, Math.round(iw * s));

@@ -32,8 +32,7 @@ export const PAGE_HTML = `<!doctype html>
  * tokenizer (WebGPU if an adapter exists, else WASM); otherwise the server's /api/embed-text is used.
  * The query vector is sent to /api/search, which searches the image index (IVF or exact).
  */
-export const APP_JS = String.raw`import * as ort from '/ort/ort.webgpu.min.mjs';
-
+export const APP_JS = String.raw`let ort = null;
 const $ = (id) => document.getElementById(id);
 const status = (s) => { $('status').textContent = s; };
 const state = { mode: 'server', session: null, tokenizer: null, vocab: null, manifest: null, backend: '' };
@@ -51,19 +50,23 @@ function tokenize(text) {
   return { ids, mask };
 }
 
+// The WebGPU build is only loaded when an adapter exists: its wasm is twice the size of the plain one.
 async function createSession(url) {
-  ort.env.wasm.wasmPaths = '/ort/';
-  ort.env.wasm.numThreads = 1;
-  if (navigator.gpu) {
+  let adapter = null;
+  try { adapter = navigator.gpu ? await navigator.gpu.requestAdapter() : null; } catch { adapter = null; }
+  if (adapter) {
     try {
-      const adapter = await navigator.gpu.requestAdapter();
-      if (adapter) {
-        const s = await ort.InferenceSession.create(url, { executionProviders: ['webgpu'] });
-        state.backend = 'webgpu';
-        return s;
-      }
+      ort = await import('/ort/ort.webgpu.min.mjs');
+      ort.env.wasm.wasmPaths = '/ort/';
+      ort.env.wasm.numThreads = 1;
+      const s = await ort.InferenceSession.create(url, { executionProviders: ['webgpu', 'wasm'] });
+      state.backend = 'webgpu';
+      return s;
     } catch (e) { console.warn('webgpu unavailable, using wasm', e); }
   }
+  ort = await import('/ort/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/ort/';
+  ort.env.wasm.numThreads = 1;
   const s = await ort.InferenceSession.create(url, { executionProviders: ['wasm'] });
   state.backend = 'wasm';
   return s;

@@ -114,6 +114,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (req.method === 'GET' && (path === '/' || path === '/index.html')) return send(res, 200, PAGE_HTML, 'text/html; charset=utf-8');
+    if (req.method === 'GET' && path === '/favicon.ico') return send(res, 204, '');
     if (req.method === 'GET' && path === '/app.js') return send(res, 200, APP_JS, 'text/javascript; charset=utf-8');
     if (req.method === 'GET' && path.startsWith('/model/')) {
       const name = decodeURIComponent(path.slice(7));

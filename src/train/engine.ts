@@ -7,6 +7,7 @@ import { createSession, ort } from '../onnx/session.js';
 import type { Batch, EngineOptions, StepResult, TrainEngine } from './engine-types.js';
 import { buildFusedGraph, gradName } from './graphs/build.js';
 import { BlockedRunner } from './graphs/blocked.js';
+import { cpuOnly, take as takeOut, tensor } from './graphs/io.js';
 
 /** Default row-block size: an 8192 x 8192 fp32 similarity block is 256 MiB. */
 export const DEFAULT_BLOCK_ROWS = 8192;
@@ -15,6 +16,37 @@ export const DEFAULT_BLOCK_ROWS = 8192;
 export interface EngineTuning extends EngineOptions {
   /** Rows per head forward/backward chunk in the blocked path (default: blockRows). */
   headChunkRows?: number;
+}
+
+/**
+ * Head chunk rows for the blocked path: at most blockRows, and small enough that one [rows, hidden]
+ * intermediate stays near 128 MiB (about ten of them are alive during a chunk's backward).
+ */
+export function defaultHeadChunkRows(cfg: HeadConfig, blockRows: number): number {
+  const hidden = hiddenWidth(cfg, Math.max(cfg.visionDim, cfg.textDim));
+  return Math.max(1, Math.min(blockRows, Math.max(256, Math.floor((1 << 25) / hidden))));
+}
+
+/** Largest [rows, hidden] intermediate the fused graph may hold, in elements (256 MiB in fp32). */
+export const FUSED_MAX_HIDDEN_ELEMENTS = 1 << 26;
+
+/** Hidden width of one side's head (the widest intermediate of its forward). */
+function hiddenWidth(cfg: HeadConfig, d: number): number {
+  return cfg.type === 'star' ? cfg.widthFactor * d : cfg.type === 'mlp' ? 4 * d : Math.max(d, cfg.targetDim);
+}
+
+/**
+ * Whether a batch runs as one fused graph: n <= blockRows, and no side's hidden activations exceed
+ * FUSED_MAX_HIDDEN_ELEMENTS (wide heads such as a 4096 -> 32768 star go blocked sooner).
+ */
+export function fitsFused(opts: EngineOptions, batch: Batch, blockRows: number): boolean {
+  const cfg = opts.head;
+  const textRows = opts.loss === 'siglip' && batch.extraText ? 2 * batch.n : batch.n;
+  return (
+    batch.n <= blockRows &&
+    batch.n * hiddenWidth(cfg, cfg.visionDim) <= FUSED_MAX_HIDDEN_ELEMENTS &&
+    textRows * hiddenWidth(cfg, cfg.textDim) <= FUSED_MAX_HIDDEN_ELEMENTS
+  );
 }
 
 function checkConfig(opts: EngineTuning): void {
@@ -53,21 +85,16 @@ export function validateStepInputs(cfg: HeadConfig, params: ParamSet, batch: Bat
   check('extraText', batch.extraText, cfg.textDim);
 }
 
-/** Float32 tensor over an existing buffer (no copy). */
-export const tensor = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('float32', data, dims);
-
 /**
  * Runs the fused graph. Gradient buffers are allocated once and reused: onnxruntime writes into them
  * directly (pre-allocated fetches), so steady-state steps allocate no large arrays.
  */
 class FusedRunner {
   private sessions = new Map<boolean, Promise<ort.InferenceSession>>();
-  private readonly grads: Float32Array[];
+  private grads: Float32Array[] = [];
   private readonly scalars = { loss: new Float32Array(1), positive_loss: new Float32Array(1), negative_loss: new Float32Array(1), extra_loss: new Float32Array(1) };
 
-  constructor(private readonly opts: EngineTuning) {
-    this.grads = paramSpecs(opts.head).map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
-  }
+  constructor(private readonly opts: EngineTuning) {}
 
   private session(extra: boolean): Promise<ort.InferenceSession> {
     let s = this.sessions.get(extra);
@@ -82,6 +109,7 @@ class FusedRunner {
     const cfg = this.opts.head;
     const extra = this.opts.loss === 'siglip' && batch.extraText !== undefined;
     const session = await this.session(extra);
+    if (!this.grads.length) this.grads = paramSpecs(cfg).map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     const n = batch.n;
     const feeds: Record<string, ort.Tensor> = {};
     for (const p of params) feeds[p.name] = tensor(p.data, p.shape);
@@ -98,12 +126,8 @@ class FusedRunner {
     }
     paramSpecs(cfg).forEach((s, i) => (fetches[gradName(s.name)] = tensor(this.grads[i], s.shape)));
     const out = await session.run(feeds, fetches);
-    // onnxruntime may hand back its own buffers instead of filling ours; copy only in that case
-    const take = (name: string, into: Float32Array): Float32Array => {
-      const d = out[name].data as Float32Array;
-      if (d !== into) into.set(d);
-      return into;
-    };
+    const inPlace = cpuOnly(this.opts.executionProviders);
+    const take = (name: string, into: Float32Array): Float32Array => takeOut(out, name, into, inPlace);
     const loss = take('loss', this.scalars.loss)[0];
     const res: StepResult = {
       loss,
@@ -139,9 +163,9 @@ export async function createTrainEngine(opts: EngineTuning): Promise<TrainEngine
       busy = true;
       try {
         let res: StepResult;
-        if (batch.n <= blockRows) res = await fused.step(params, batch);
+        if (fitsFused(opts, batch, blockRows)) res = await fused.step(params, batch);
         else {
-          blocked ??= new BlockedRunner(opts, blockRows, opts.headChunkRows ?? blockRows);
+          blocked ??= new BlockedRunner(opts, blockRows, opts.headChunkRows ?? defaultHeadChunkRows(opts.head, blockRows));
           res = await blocked.step(params, batch);
         }
         if (!Number.isFinite(res.loss)) throw new SailError(`loss is not finite (${res.loss}): check the inputs for NaN/Inf`);

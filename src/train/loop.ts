@@ -4,7 +4,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
-import { openStore, type EmbeddingStore } from '../store/reader.js';
+import { openStore } from '../store/reader.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
@@ -274,5 +275,6 @@ async function truncateLog(path: string, upTo: number): Promise<void> {
       // a line cut by the kill
     }
   }
-  await fs.writeFile(path, keep.map((l) => l + '\n').join(''));
+  // atomic: a kill during this rewrite must not lose the lines being kept
+  await writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
 }

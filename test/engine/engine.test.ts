@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../../src/head/config.js';
 import { refStep } from '../../src/head/reference.js';
-import { createTrainEngine } from '../../src/train/engine.js';
+import { createTrainEngine, fitsFused, FUSED_MAX_HIDDEN_ELEMENTS } from '../../src/train/engine.js';
 import { buildLossBlockGraph } from '../../src/train/graphs/build.js';
 import { createSession, f32 } from '../../src/onnx/session.js';
 import { SailError } from '../../src/util/errors.js';
@@ -133,4 +133,34 @@ test('bad inputs give SailErrors naming the field', async () => {
     await engine.dispose();
   }
   await assert.rejects(createTrainEngine({ head: { ...cfg, targetDim: 0 }, loss: 'siglip' }), SailError);
+});
+
+test('routing: batches over blockRows, or with too-wide hidden activations, take the blocked path', () => {
+  const base = { type: 'star' as const, widthFactor: 8, visionDim: 2048, textDim: 4096, targetDim: 1024, logitScaleInit: 20, logitBiasInit: -10 };
+  const batch = (n: number, extra: boolean): Batch => ({ n, image: new Float32Array(0), text: new Float32Array(0), extraText: extra ? new Float32Array(0) : undefined });
+  const opts = { head: base, loss: 'siglip' as const };
+  // text hidden width 32768: 2048 rows are exactly the limit, doubled rows with extra captions are not
+  assert.equal(2048 * 32768, FUSED_MAX_HIDDEN_ELEMENTS);
+  assert.equal(fitsFused(opts, batch(2048, false), 8192), true);
+  assert.equal(fitsFused(opts, batch(2048, true), 8192), false);
+  assert.equal(fitsFused({ ...opts, loss: 'infonce' }, batch(2048, true), 8192), true, 'InfoNCE ignores extra captions');
+  const small = { head: { ...base, visionDim: 384, textDim: 384 }, loss: 'siglip' as const };
+  assert.equal(fitsFused(small, batch(8192, true), 8192), true);
+  assert.equal(fitsFused(small, batch(8193, false), 8192), false);
+});
+
+test('float32 accuracy at the real scale and bias (s = 20, b = -10), N = 300, fused and blocked', async () => {
+  const cfg: HeadConfig = { type: 'star', widthFactor: 4, visionDim: 32, textDim: 48, targetDim: 16, logitScaleInit: 20, logitBiasInit: -10 };
+  const params = randomParams(cfg, 4);
+  const batch = makeBatch(cfg, 300, true, 1);
+  const want = refStep(cfg, 'siglip', params.map((p) => p.data), batch);
+  for (const blockRows of [512, 64]) {
+    const engine = await createTrainEngine({ head: cfg, loss: 'siglip', threads: 1, blockRows, headChunkRows: 100 });
+    try {
+      // the mean over N^2 mostly-tiny negative terms is where float32 loses digits
+      assertClose(await engine.step(params, batch), want, cfg, 2e-5, `blockRows ${blockRows}`);
+    } finally {
+      await engine.dispose();
+    }
+  }
 });

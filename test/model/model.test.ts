@@ -53,7 +53,7 @@ test('checkpoint: config inferred from original-format tensor names and shapes (
   const dir = tempDir();
   const file = join(dir, 'sail_head.safetensors');
   writeSafetensors(file, params.map((p) => ({ ...p, name: `module.${p.name}` })).reverse());
-  const loaded = loadHead(file);
+  const loaded = await loadHead(file);
   assert.equal(loaded.config.type, 'star');
   assert.equal(loaded.config.widthFactor, 3);
   assert.equal(loaded.config.visionDim, 6);
@@ -64,17 +64,17 @@ test('checkpoint: config inferred from original-format tensor names and shapes (
   assert.equal(inferHeadConfig(new Map([['vision_layer_norm.weight', [8]], ['text_layer_norm.weight', [3]], ['vision_mapping_network.weight', [2, 8]]])).type, 'linear');
 });
 
-test('checkpoint: folder with config.json; mis-shaped tensors and bad files give SailError', () => {
+test('checkpoint: folder with config.json; mis-shaped tensors and bad files give SailError', async () => {
   const cfg = cfgOf('mlp');
   const params = randomHead(cfg, 6);
   const dir = tempDir();
   writeSafetensors(join(dir, 'head.safetensors'), params);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
-  assert.equal(loadHead(dir).config.type, 'mlp');
+  assert.equal((await loadHead(dir)).config.type, 'mlp');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, targetDim: 5 }));
-  assert.throws(() => loadHead(dir), (e: unknown) => e instanceof SailError && /expected \[5,24\]/.test(e.message));
+  await assert.rejects(loadHead(dir), (e: unknown) => e instanceof SailError && /expected \[5,24\]/.test(e.message));
   writeFileSync(join(dir, 'head.safetensors'), Buffer.from([255, 255, 255, 255, 0, 0, 0, 0, 1, 2]));
-  assert.throws(() => loadHead(dir), (e: unknown) => e instanceof SailError && /head\.safetensors/.test(e.message));
+  await assert.rejects(loadHead(dir), (e: unknown) => e instanceof SailError && /head\.safetensors/.test(e.message));
 });
 
 test('zero-shot probabilities: sigmoid uses exp(scale) and bias, softmax over labels; templates averaged', async () => {
@@ -111,4 +111,20 @@ test('zero-shot probabilities: sigmoid uses exp(scale) and bias, softmax over la
   const sim = model.similarity(Float32Array.from([1, 0, 0, 0, 2, 0]), Float32Array.from([3, 3, 0]));
   assert.ok(Math.abs(sim[0] - Math.SQRT1_2) < 1e-6 && Math.abs(sim[1] - Math.SQRT1_2) < 1e-6);
   await model.dispose();
+});
+
+test('checkpoint: reads what training writes (saveHead metadata config; checkpoint folder with optimizer file)', async () => {
+  const { saveHead } = await import('../../src/train/checkpoint.js');
+  const cfg: HeadConfig = { ...cfgOf('star'), widthFactor: 2, logitScaleInit: 7 };
+  const params = randomHead(cfg, 8);
+  const dir = tempDir();
+  await saveHead(join(dir, 'head.safetensors'), params, cfg);
+  writeSafetensors(join(dir, 'optimizer.safetensors'), [{ name: 'm', shape: [1], data: new Float32Array(1) }]);
+  const fromFile = await loadHead(join(dir, 'head.safetensors'));
+  assert.equal(fromFile.config.widthFactor, 2);
+  assert.equal(fromFile.config.logitScaleInit, 7);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ head: cfg, loss: 'siglip' }));
+  const fromDir = await loadHead(dir);
+  assert.deepEqual(fromDir.config, cfg);
+  assert.deepEqual(Array.from(fromDir.params.at(-2)!.data), Array.from(params.at(-2)!.data));
 });

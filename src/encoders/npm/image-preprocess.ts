@@ -2,6 +2,7 @@
 import sharp from 'sharp';
 import type { ImageInput } from '../types.js';
 import { SailError } from '../../util/errors.js';
+import { resampleRgbaToUnitFloat } from './resample.js';
 
 /**
  * How a non-square image becomes a square:
@@ -19,39 +20,44 @@ export function describeInput(input: ImageInput, index: number): string {
   return typeof input === 'string' ? input : `image #${index}`;
 }
 
+/** A decoded image: RGBA bytes, row-major. */
+export interface RgbaImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /**
- * Decode one image to `size x size` RGB bytes (row-major HWC). Transparent pixels are composited
- * on white, so an emoji on a transparent background looks as it does on a page.
+ * Decode one image to RGBA. Large images are shrunk by sharp on the way (JPEG shrink-on-load,
+ * good filters) to the smallest size that still covers `size x size` for the mode; small images are
+ * returned as they are, and the final resampling happens in {@link resampleRgbaToUnitFloat}.
  */
-export async function decodeRgbSquare(input: ImageInput, size: number, mode: ResizeMode, index = 0): Promise<Uint8Array> {
+export async function decodeRgba(input: ImageInput, size: number, mode: ResizeMode, index = 0): Promise<RgbaImage> {
   try {
     const { data, info } = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .resize(size, size, { fit: mode === 'crop' ? 'cover' : 'fill', position: 'centre' })
-      .removeAlpha()
+      .resize(size, size, { fit: mode === 'crop' ? 'outside' : 'fill', withoutEnlargement: true })
       .toColourspace('srgb')
+      .ensureAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.width !== size || info.height !== size || info.channels !== 3) {
+    if (info.channels !== 4 || data.length !== info.width * info.height * 4) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err) {
     throw new SailError(`cannot decode image: ${(err as Error).message}`, { file: describeInput(input, index) });
   }
 }
 
-/** Write RGB bytes scaled to [0, 1] into `dst` at `offset` (NHWC float layout). */
-export function rgbToUnitFloat(rgb: Uint8Array, dst: Float32Array, offset: number): void {
-  const inv = 1 / 255;
-  for (let i = 0; i < rgb.length; i++) dst[offset + i] = rgb[i] * inv;
-}
-
-/** Decode a batch into one NHWC float tensor [n, size, size, 3] in [0, 1] (images decode in parallel). */
+/**
+ * Decode a batch into one NHWC float tensor [n, size, size, 3] in [0, 1]. Images decode in
+ * parallel on libuv threads; transparency is composited on white, so an emoji on a transparent
+ * background looks as it does on a page.
+ */
 export async function decodeBatch(images: ImageInput[], size: number, mode: ResizeMode, firstIndex = 0): Promise<Float32Array> {
   const per = size * size * 3;
   const out = new Float32Array(images.length * per);
-  const rgbs = await Promise.all(images.map((img, i) => decodeRgbSquare(img, size, mode, firstIndex + i)));
-  rgbs.forEach((rgb, i) => rgbToUnitFloat(rgb, out, i * per));
+  const decoded = await Promise.all(images.map((img, i) => decodeRgba(img, size, mode, firstIndex + i)));
+  decoded.forEach((im, i) => resampleRgbaToUnitFloat(im.data, im.width, im.height, size, mode, out, i * per));
   return out;
 }

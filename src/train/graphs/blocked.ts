@@ -7,29 +7,34 @@ import { sideDim, sideParamNames } from '../../head/graph.js';
 import { createSession, ort } from '../../onnx/session.js';
 import type { Batch, StepResult } from '../engine-types.js';
 import type { EngineTuning } from '../engine.js';
+import { cpuOnly, take as takeOut, tensor } from './io.js';
 import { buildBackwardGraph, buildForwardGraph, buildInfoNceStatsGraph, buildLossBlockGraph, gradName } from './build.js';
 
-const tensor = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('float32', data, dims);
-
-/** Result of session.run read into `into` (no copy when onnxruntime filled the pre-allocated buffer). */
-function take(out: ort.InferenceSession.ReturnType, name: string, into: Float32Array): Float32Array {
-  const d = out[name].data as Float32Array;
-  if (d !== into) into.set(d);
-  return into;
-}
 
 function addInto(acc: Float32Array, part: Float32Array, offset = 0): void {
   for (let i = 0; i < part.length; i++) acc[offset + i] += part[i];
 }
+
+/**
+ * Largest similarity block, in elements: each [rows, N] intermediate (logits, sigmoid, ...) of a loss
+ * block is at most 256 MiB, so N = 32768 uses blocks of 2048 rows whatever blockRows says.
+ */
+export const MAX_BLOCK_ELEMENTS = 1 << 26;
 
 /** Runs the blocked path; sessions are created on first use and reused for every later step. */
 export class BlockedRunner {
   private sessions = new Map<string, Promise<ort.InferenceSession>>();
   private buffers = new Map<string, Float32Array>();
   private readonly specs;
+  private readonly inPlace: boolean;
 
   constructor(private readonly opts: EngineTuning, private readonly blockRows: number, private readonly headRows: number) {
     this.specs = paramSpecs(opts.head);
+    this.inPlace = cpuOnly(opts.executionProviders);
+  }
+
+  private take(out: ort.InferenceSession.ReturnType, name: string, into: Float32Array): Float32Array {
+    return takeOut(out, name, into, this.inPlace);
   }
 
   private session(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
@@ -69,7 +74,7 @@ export class BlockedRunner {
       const r = Math.min(this.headRows, n - i0);
       feeds.x = tensor(x.subarray(i0 * d, (i0 + r) * d), [r, d]);
       const dst = out.subarray(i0 * o, (i0 + r) * o);
-      take(await s.run(feeds, { v: tensor(dst, [r, o]) }), 'v', dst);
+      this.take(await s.run(feeds, { v: tensor(dst, [r, o]) }), 'v', dst);
     }
   }
 
@@ -93,7 +98,7 @@ export class BlockedRunner {
         return b;
       });
       const out = await s.run(feeds, fetches);
-      names.forEach((name, k) => addInto(grads.get(name)!, take(out, gradName(name), scratch[k])));
+      names.forEach((name, k) => addInto(grads.get(name)!, this.take(out, gradName(name), scratch[k])));
     }
   }
 
@@ -116,10 +121,11 @@ export class BlockedRunner {
     if (lseCol) feeds.lse_col = tensor(lseCol, [n]);
     else feeds.logit_bias = tensor(Float32Array.of(params.b), [1]);
     const dt = this.buf('dt', n * o);
+    const rows = Math.max(1, Math.min(this.blockRows, Math.floor(MAX_BLOCK_ELEMENTS / n)));
     const sums = { lossSum: 0, posSum: 0, dLogS: 0, dB: 0 };
     const sc = { loss_sum: new Float32Array(1), pos_sum: new Float32Array(1), d_logit_scale: new Float32Array(1), d_logit_bias: new Float32Array(1) };
-    for (let i0 = 0; i0 < n; i0 += this.blockRows) {
-      const r = Math.min(this.blockRows, n - i0);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const r = Math.min(rows, n - i0);
       feeds.v = tensor(v.subarray(i0 * o, (i0 + r) * o), [r, o]);
       feeds.t_diag = tensor(t.subarray(i0 * o, (i0 + r) * o), [r, o]);
       const dv = this.buf(`dv:${r}`, r * o);
@@ -128,13 +134,13 @@ export class BlockedRunner {
       for (const k of ['loss_sum', 'pos_sum', 'd_logit_scale'] as const) fetches[k] = tensor(sc[k], [1]);
       if (!lseCol) fetches.d_logit_bias = tensor(sc.d_logit_bias, [1]);
       const out = await s.run(feeds, fetches);
-      addInto(dV, take(out, 'dv', dv), i0 * o);
-      addInto(dT, take(out, 'dt', dt));
-      addInto(dT, take(out, 'dt_diag', dtDiag), i0 * o);
-      sums.lossSum += take(out, 'loss_sum', sc.loss_sum)[0];
-      sums.posSum += take(out, 'pos_sum', sc.pos_sum)[0];
-      sums.dLogS += take(out, 'd_logit_scale', sc.d_logit_scale)[0];
-      if (!lseCol) sums.dB += take(out, 'd_logit_bias', sc.d_logit_bias)[0];
+      addInto(dV, this.take(out, 'dv', dv), i0 * o);
+      addInto(dT, this.take(out, 'dt', dt));
+      addInto(dT, this.take(out, 'dt_diag', dtDiag), i0 * o);
+      sums.lossSum += this.take(out, 'loss_sum', sc.loss_sum)[0];
+      sums.posSum += this.take(out, 'pos_sum', sc.pos_sum)[0];
+      sums.dLogS += this.take(out, 'd_logit_scale', sc.d_logit_scale)[0];
+      if (!lseCol) sums.dB += this.take(out, 'd_logit_bias', sc.d_logit_bias)[0];
     }
     return sums;
   }
@@ -147,14 +153,15 @@ export class BlockedRunner {
     const se = new Float64Array(n);
     const bm = this.buf('cmax', n);
     const bs = this.buf('csum', n);
-    for (let i0 = 0; i0 < n; i0 += this.blockRows) {
-      const r = Math.min(this.blockRows, n - i0);
+    const rows = Math.max(1, Math.min(this.blockRows, Math.floor(MAX_BLOCK_ELEMENTS / n)));
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const r = Math.min(rows, n - i0);
       const out = await s.run(
         { v: tensor(v.subarray(i0 * o, (i0 + r) * o), [r, o]), t: tensor(t, [n, o]), logit_scale: tensor(Float32Array.of(logS), [1]) },
         { col_max: tensor(bm, [n]), col_sum_exp: tensor(bs, [n]) },
       );
-      take(out, 'col_max', bm);
-      take(out, 'col_sum_exp', bs);
+      this.take(out, 'col_max', bm);
+      this.take(out, 'col_sum_exp', bs);
       for (let j = 0; j < n; j++) {
         const m = Math.max(mx[j], bm[j]);
         se[j] = se[j] * Math.exp(mx[j] - m) + bs[j] * Math.exp(bm[j] - m);

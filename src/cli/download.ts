@@ -1,0 +1,140 @@
+// `sail download`: URL list -> WebDataset shards (thin wrapper over src/data/download.ts).
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { download } from '../data/download.js';
+import type { ListFormat } from '../data/lists.js';
+import type { PipelineProgress } from '../data/pipeline.js';
+import { parseShardSplit, type DataSummary } from '../data/shards.js';
+import type { ImageOptions } from '../data/image.js';
+import { SailError } from '../util/errors.js';
+
+/** Parse a positive integer flag. */
+export function intFlag(v: string, flag: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new SailError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parse a duration in seconds (may be fractional) into milliseconds. */
+export function secondsFlag(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new SailError(`${flag} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  return Math.round(n * 1000);
+}
+
+/** Flags shared by `download` and `data import`. */
+export interface CommonFlags {
+  output: string;
+  shardSize: string;
+  concurrency: string;
+  shard?: string;
+  imageSize: string;
+  quality: string;
+  maxPixels: string;
+  maxBytes: string;
+  json?: boolean;
+}
+
+/** Add the shard and image options shared by `download` and `data import`. */
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-o, --output <dir>', 'output folder of shards')
+    .option('--shard-size <n>', 'samples per shard (fixed row ranges; keep it the same across reruns)', '1000')
+    .option('--concurrency <n>', 'items processed at once', '16')
+    .option('--shard <i/n>', 'only process shards k with k % n == i (split work across processes/machines)')
+    .option('--image-size <px>', 'resize so the shortest edge is this many pixels (never upscales; 0 keeps size)', '256')
+    .option('--quality <q>', 'JPEG quality of the re-encoded images (1-100)', '90')
+    .option('--max-pixels <n>', 'reject images whose header declares more pixels than this', '50000000')
+    .option('--max-bytes <n>', 'reject files/bodies larger than this many bytes', String(20 * 1024 * 1024))
+    .option('--json', 'print the summary as JSON');
+}
+
+/** Image options from the shared flags. */
+export function imageFlags(f: CommonFlags): ImageOptions {
+  const quality = intFlag(f.quality, '--quality');
+  if (quality > 100) throw new SailError(`--quality must be 1-100, got ${quality}`);
+  return { size: intFlag(f.imageSize, '--image-size', 0), quality, maxPixels: intFlag(f.maxPixels, '--max-pixels') };
+}
+
+/** A counter display on stderr (shown only on a terminal). */
+export function progressBar(label: string): { update: (p: PipelineProgress) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} {rows} done | {ok} ok | {failed} failed | {shards} shards written, {skippedShards} already done`, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p) {
+      const payload = { rows: p.rows, ok: p.ok, failed: p.failed, shards: p.shardsWritten, skippedShards: p.shardsSkipped };
+      if (!started) { bar.start(0, 0, payload); started = true; }
+      bar.update(p.rows, payload);
+    },
+    stop() { if (started) bar.stop(); },
+  };
+}
+
+/** Print a summary (JSON or one human line per fact). */
+export function printSummary(summary: DataSummary, progress: PipelineProgress, output: string, json?: boolean): void {
+  if (json) { console.log(JSON.stringify({ output, run: progress, summary }, null, 2)); return; }
+  console.log(`${output}: ${summary.completedShards} shards, ${summary.rows} rows, ${summary.ok} ok, ${summary.failed} failed`);
+  for (const [reason, n] of Object.entries(summary.failedByReason)) console.log(`  ${reason}: ${n}`);
+  console.log(`this run: ${progress.rows} rows, ${progress.shardsWritten} shards written, ${progress.shardsSkipped} already complete`);
+}
+
+interface DownloadFlags extends CommonFlags {
+  input: string;
+  format?: string;
+  urlCol: string;
+  captionCol: string[];
+  timeout: string;
+  bodyTimeout: string;
+  retries: string;
+  backoff: string;
+  maxRedirects: string;
+  userAgent?: string;
+}
+
+/** Register `sail download`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('download')
+    .description('download the images of a URL list (CSV/TSV/JSONL/Parquet) into WebDataset tar shards; resumable')
+    .requiredOption('-i, --input <file>', 'URL list')
+    .option('--format <fmt>', 'csv, tsv, jsonl or parquet (default: from the extension)')
+    .option('--url-col <name>', 'column holding the image URL', 'url')
+    .option('--caption-col <name>', 'caption column (repeat for several; the first is key.txt)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--timeout <s>', 'seconds to wait for response headers', '10')
+    .option('--body-timeout <s>', 'seconds allowed for a whole request including its body', '30')
+    .option('--retries <n>', 'retries after 5xx/network errors/timeouts (never after 4xx)', '2')
+    .option('--backoff <s>', 'first retry delay in seconds (doubles each retry)', '0.5')
+    .option('--max-redirects <n>', 'redirects followed', '5')
+    .option('--user-agent <ua>', 'User-Agent header');
+  addCommonOptions(cmd).action(async (f: DownloadFlags) => {
+    const formats = ['csv', 'tsv', 'jsonl', 'parquet'];
+    if (f.format !== undefined && !formats.includes(f.format)) throw new SailError(`--format must be one of ${formats.join(', ')}, got ${f.format}`);
+    const captionCols = f.captionCol.length ? f.captionCol : ['caption'];
+    const bar = progressBar('download');
+    const result = await download({
+      input: f.input,
+      format: f.format as ListFormat | undefined,
+      urlCol: f.urlCol,
+      captionCols,
+      output: f.output,
+      shardSize: intFlag(f.shardSize, '--shard-size'),
+      concurrency: intFlag(f.concurrency, '--concurrency'),
+      split: f.shard !== undefined ? parseShardSplit(f.shard) : undefined,
+      fetch: {
+        timeoutMs: secondsFlag(f.timeout, '--timeout'),
+        bodyTimeoutMs: secondsFlag(f.bodyTimeout, '--body-timeout'),
+        retries: intFlag(f.retries, '--retries', 0),
+        backoffMs: secondsFlag(f.backoff, '--backoff'),
+        maxRedirects: intFlag(f.maxRedirects, '--max-redirects', 0),
+        maxBytes: intFlag(f.maxBytes, '--max-bytes'),
+        ...(f.userAgent ? { userAgent: f.userAgent } : {}),
+      },
+      image: imageFlags(f),
+      onProgress: bar.update,
+    }).finally(bar.stop);
+    printSummary(result.summary, result.progress, f.output, f.json);
+  });
+}

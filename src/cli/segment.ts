@@ -1,0 +1,80 @@
+// `sail segment IMAGE --classes a,b,c --model CKPT --out overlay.png` and `sail segment --eval DIR`.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { SailError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { createModel } from '../model/model.js';
+import { labelPng, overlayPng, parseClasses, segmentImage } from '../model/segment.js';
+import { evaluateSegmentation } from '../model/seg-eval.js';
+
+interface SegmentFlags {
+  model: string;
+  visionModel: string;
+  textModel: string;
+  classes?: string;
+  classesFile?: string;
+  templates?: string;
+  out?: string;
+  labelsOut?: string;
+  eval?: string;
+  json?: boolean;
+}
+
+/** Register `sail segment`. */
+export function register(program: Command): void {
+  program
+    .command('segment')
+    .description('open-vocabulary segmentation: label every pixel with the closest class name (or --eval a folder for mIoU)')
+    .argument('[image]', 'image to segment')
+    .requiredOption('--model <checkpoint>', 'head checkpoint (folder or .safetensors)')
+    .requiredOption('--vision-model <name|dir>', 'image backbone with per-patch features (e.g. a DINOv2 model folder)')
+    .requiredOption('--text-model <name|dir>', 'text backbone')
+    .option('--classes <a,b,c>', 'class names, comma-separated')
+    .option('--classes-file <file>', 'class names, one per line (comma-separated synonyms allowed)')
+    .option('--templates <file>', 'prompt templates, one per line with {} for the class (default "a photo of a {}.")')
+    .option('--out <png>', 'coloured overlay PNG', 'overlay.png')
+    .option('--labels-out <png>', 'also write the label map as a class-index PNG')
+    .option('--eval <dir>', 'evaluate mIoU on DIR/images, DIR/masks, DIR/classes.txt instead')
+    .option('--json', 'print results as JSON')
+    .action(async (image: string | undefined, flags: SegmentFlags) => {
+      const templates = flags.templates ? readFileSync(flags.templates, 'utf8').split(/\r?\n/).filter((l) => l.trim()) : undefined;
+      const model = await createModel({ head: flags.model, visionModel: flags.visionModel, textModel: flags.textModel });
+      try {
+        if (flags.eval) {
+          const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'segmenting {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
+          let started = false;
+          const r = await evaluateSegmentation(model, flags.eval, {
+            templates,
+            onProgress: (d, t) => {
+              if (!bar) return;
+              if (!started) bar.start(t, 0);
+              started = true;
+              bar.update(d);
+            },
+          });
+          bar?.stop();
+          if (flags.json) console.log(JSON.stringify(r));
+          else {
+            console.log(`mIoU ${(100 * r.miou).toFixed(2)} over ${r.images} images`);
+            r.classes.forEach((c, i) => console.log(`  ${c}: ${r.iou[i] === null ? '-' : (100 * r.iou[i]!).toFixed(2)}`));
+          }
+          return;
+        }
+        if (!image) throw new SailError('give an IMAGE to segment (or --eval DIR)');
+        const classes = flags.classesFile ? parseClasses(readFileSync(flags.classesFile, 'utf8')) : (flags.classes ?? '').split(',').map((c) => [c.trim()]).filter((c) => c[0]);
+        if (classes.length < 2) throw new SailError('give at least two classes (--classes a,b or --classes-file)');
+        const map = await segmentImage(model, image, classes, { templates });
+        await writeFileAtomic(flags.out ?? 'overlay.png', await overlayPng(image, map));
+        if (flags.labelsOut) await writeFileAtomic(flags.labelsOut, await labelPng(map));
+        const counts = classes.map((_, i) => map.labels.filter((l) => l === i).length / map.labels.length);
+        if (flags.json) console.log(JSON.stringify({ out: flags.out, width: map.width, height: map.height, classes: classes.map((c) => c[0]), fractions: counts }));
+        else {
+          console.log(`wrote ${flags.out} (${map.width}x${map.height})`);
+          classes.forEach((c, i) => console.log(`  ${c[0]}: ${(100 * counts[i]).toFixed(1)}% of pixels`));
+        }
+      } finally {
+        await model.dispose();
+      }
+    });
+}

@@ -1,0 +1,72 @@
+// `sail serve --model EXPORT_DIR --images FOLDER`: browser image search over a local folder.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { SailError } from '../util/errors.js';
+import { startServer } from '../serve/server.js';
+import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
+
+interface ServeFlags {
+  model: string;
+  images: string;
+  port: string;
+  host: string;
+  visionModel?: string;
+  textModel?: string;
+  nprobe?: string;
+  exactBelow?: string;
+  json?: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new SailError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Register `sail serve`. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a web page that searches a local image folder by text (query embedded in the browser with onnxruntime-web)')
+    .requiredOption('--model <dir>', 'export folder written by `sail export`')
+    .requiredOption('--images <dir>', 'folder of images to index (recursive)')
+    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--host <addr>', 'address to bind; the default keeps the server private to this machine', '127.0.0.1')
+    .option('--vision-model <name|dir>', 'image backbone used with image_head.onnx when the export has no image_model.onnx')
+    .option('--text-model <name|dir>', 'text backbone for the server-side query fallback (exports without a browser tokenizer)')
+    .option('--nprobe <n>', 'inverted lists probed per query (large folders)')
+    .option('--exact-below <n>', 'exact search below this many images (default 2048)')
+    .option('--json', 'print {url, count} as JSON once indexed')
+    .action(async (flags: ServeFlags) => {
+      const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'indexing {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
+      let started = false;
+      const srv = await startServer({
+        modelDir: flags.model,
+        imagesDir: flags.images,
+        port: int('port', flags.port, 0),
+        host: flags.host,
+        imageEncoder: flags.visionModel ? await loadImageEncoder(flags.visionModel) : undefined,
+        textEncoder: flags.textModel ? await loadTextEncoder(flags.textModel) : undefined,
+        nprobe: int('nprobe', flags.nprobe, 1),
+        exactBelow: int('exact-below', flags.exactBelow, 0),
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (!started) bar.start(total, 0);
+          started = true;
+          bar.update(done);
+        },
+      });
+      if (!flags.json) console.log(`sail serve: ${srv.url} (indexing ${flags.images})`);
+      const ix = await srv.ready;
+      bar?.stop();
+      if (flags.json) console.log(JSON.stringify({ url: srv.url, count: ix.files.length, skipped: ix.skipped.length, method: ix.index.exact ? 'exact' : 'ivf' }));
+      else {
+        for (const s of ix.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
+        console.log(`${ix.files.length} images indexed (${ix.index.exact ? 'exact search' : `IVF, ${ix.index.nlist} lists`}); open ${srv.url}`);
+      }
+      const stop = () => void srv.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
