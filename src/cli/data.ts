@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .option('--parallelism <n>', 'pods running at once (default: completions)')
     .requiredOption('--image <img>', 'container image with sail installed')
     .requiredOption('--input <path>', 'input path inside the pod (URL list for download, shard folder for encode)')
-    .requiredOption('--output <path>', 'output path inside the pod')
+    .requiredOption('--output <path>', 'output path inside the pod (shard folder for download, store folder for encode)')
     .option('--name <name>', 'Job name (default sail-<kind>)')
     .option('--pvc <claim>', 'PersistentVolumeClaim mounted at /data', 'sail-data')
     .option('--cpu <n>', 'CPU request per pod', '2')

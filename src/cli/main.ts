@@ -10,12 +10,14 @@ import { register as registerDemo } from './demo.js';
 import { register as registerDownload } from './download.js';
 import { register as registerData } from './data.js';
 import { register as registerEncode } from './encode.js';
+import { register as registerEval } from './eval.js';
+import { register as registerProbe } from './probe.js';
 
 /** A CLI command module registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 // One import + one entry per command file (src/cli/<name>.ts exports `register`).
-const commands: RegisterCommand[] = [registerExport, registerServe, registerSegment, registerTrain, registerStore, registerDemo, registerEncode, registerDownload, registerData];
+const commands: RegisterCommand[] = [registerExport, registerServe, registerSegment, registerTrain, registerStore, registerDemo, registerEncode, registerDownload, registerData, registerEval, registerProbe];
 
 function version(): string {
   try {

@@ -1,7 +1,6 @@
 // `sail train STORE`: train an alignment head on a pre-computed embedding store.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { createTrainEngine } from '../train/engine.js';
 import { trainLoop, type TrainSummary } from '../train/loop.js';
 import type { HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
@@ -98,7 +97,8 @@ export function register(program: Command): void {
         summary = await trainLoop({
           storeDir,
           outDir: f.out,
-          createEngine: createTrainEngine,
+          // loaded on use, so other commands do not pay for starting onnxruntime
+          createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
             type: oneOf<HeadType>(f.head, ['star', 'mlp', 'linear'], '--head'),
             widthFactor: num(f.widthFactor, '--width-factor', { int: true, positive: true }),

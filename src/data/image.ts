@@ -86,7 +86,9 @@ export async function processImage(input: Buffer, opts: ImageOptions): Promise<P
   const { w, h } = oriented(meta);
   if (!(w > 0 && h > 0)) throw new ImageRejected('decode_error', `${kind} header has no dimensions`);
   if (w * h > opts.maxPixels) throw new ImageRejected('too_many_pixels', `${w}x${h} exceeds ${opts.maxPixels} pixels`);
-  let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'warning', pages: 1 })
+  // failOn 'error' rejects truncated and corrupt data but tolerates harmless libjpeg/libpng warnings, which
+  // many real web images trigger.
+  let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
     .rotate()
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');

@@ -51,7 +51,10 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** The sail arguments pod `$(JOB_COMPLETION_INDEX)` runs with. */
 export function jobArgs(opts: K8sJobOptions): string[] {
-  return [opts.kind, '--input', opts.input, '--output', opts.output, '--shard', `$(JOB_COMPLETION_INDEX)/${opts.completions}`, ...(opts.extraArgs ?? [])];
+  const shard = ['--shard', `$(JOB_COMPLETION_INDEX)/${opts.completions}`];
+  // `sail encode <input> --out STORE` (src/cli/encode.ts); `sail download --input LIST --output DIR`.
+  const io = opts.kind === 'encode' ? ['encode', opts.input, '--out', opts.output] : ['download', '--input', opts.input, '--output', opts.output];
+  return [...io, ...shard, ...(opts.extraArgs ?? [])];
 }
 
 /**

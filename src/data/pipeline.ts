@@ -119,6 +119,10 @@ async function processRow(row: SourceRow, load: (row: SourceRow) => Promise<Load
 export async function runShardPipeline(rows: AsyncIterable<SourceRow>, load: (row: SourceRow) => Promise<LoadResult>, opts: PipelineOptions): Promise<{ summary: DataSummary; progress: PipelineProgress }> {
   if (!Number.isInteger(opts.shardSize) || opts.shardSize < 1) throw new SailError(`shard size must be a positive integer, got ${opts.shardSize}`);
   if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new SailError(`concurrency must be a positive integer, got ${opts.concurrency}`);
+  // Pull the first row before touching the output, so a bad list (missing column, unreadable file) fails
+  // without creating or pinning an output folder.
+  const it = rows[Symbol.asyncIterator]();
+  const first = await it.next();
   await fs.mkdir(opts.output, { recursive: true });
   await checkDatasetConfig(opts.output, opts.shardSize, opts.meta);
   await removeStaleTemps(opts.output, opts.split);
@@ -151,7 +155,13 @@ export async function runShardPipeline(rows: AsyncIterable<SourceRow>, load: (ro
 
   let lastK = -1;
   let prevIndex = -1;
-  for await (const row of rows) {
+  const rest: AsyncIterable<SourceRow> = { [Symbol.asyncIterator]: () => it };
+  async function* all(): AsyncGenerator<SourceRow> {
+    if (first.done) return;
+    yield first.value;
+    yield* rest;
+  }
+  for await (const row of all()) {
     if (failure) break;
     if (row.index <= prevIndex) throw new SailError(`rows out of order: ${row.index} after ${prevIndex}`);
     prevIndex = row.index;

@@ -94,9 +94,10 @@ export async function mergeRecords(out: string, parts: number, totalRows: number
 
 /**
  * Remove temp files (`.<name>.<pid>.<n>.tmp`) left by writers that were killed. Files of a process that
- * is still alive (another shard on this machine) are left alone.
+ * is still alive on this machine are left alone, and so are files younger than `minAgeMs`: with shards
+ * on several machines sharing the folder, a pid that is dead here may be alive there.
  */
-export async function removeStaleTemps(dir: string): Promise<number> {
+export async function removeStaleTemps(dir: string, minAgeMs = 0): Promise<number> {
   if (!existsSync(dir)) return 0;
   let removed = 0;
   for (const name of await fs.readdir(dir)) {
@@ -104,6 +105,8 @@ export async function removeStaleTemps(dir: string): Promise<number> {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid !== process.pid && isAlive(pid)) continue;
+    const st = await fs.stat(join(dir, name)).catch(() => undefined);
+    if (!st || Date.now() - st.mtimeMs < minAgeMs) continue;
     await fs.rm(join(dir, name), { force: true });
     removed += 1;
   }

@@ -131,8 +131,10 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
     captions, models: Object.fromEntries(modalities.map((m) => [m.name, { model: m.model, dim: m.dim }])),
   };
   await checkRunSettings(opts.out, settings);
-  await removeStaleTemps(opts.out);
-  await removeStaleTemps(join(opts.out, RECORD_DIR));
+  // a single-shard run owns the folder; with several shards only clearly abandoned temps are removed
+  const tempAge = shard.count === 1 ? 0 : 3_600_000;
+  await removeStaleTemps(opts.out, tempAge);
+  await removeStaleTemps(join(opts.out, RECORD_DIR), tempAge);
   const writer: StoreWriter = await createStoreWriter(opts.out, { modalities });
   const mine = (k: number) => k % shard.count === shard.index;
 
@@ -173,66 +175,74 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
     return { rows: kept.map((r) => r.row), image, texts, errors };
   }
 
-  /** Encode one part's rows in batches, decoding batch k+1 while batch k runs, then write it. */
-  async function doPart(k: number, rows: AsyncIterable<SourceRow> | SourceRow[]): Promise<void> {
+  /**
+   * Encode one part's rows as they stream in, in batches, decoding batch k+1 while batch k runs (so at
+   * most two batches of image bytes are held), then write the part.
+   */
+  function startPart(k: number): { add(r: SourceRow): Promise<void>; finish(): Promise<void> } {
     const results: BatchResult[] = [];
     let pending: Promise<void> = Promise.resolve();
     let batch: SourceRow[] = [];
     const dispatch = async (b: SourceRow[]) => {
+      // prepare() sees only the rows without a source error; runBatch indexes the same list
       const valid = b.filter((r) => !r.error);
       const prep = imageEncoder?.prepare ? imageEncoder.prepare(valid.map((r) => r.image!)) : undefined;
       prep?.catch(() => undefined); // surfaced in runBatch
-      await pending; // at most one batch decoding while one runs: bounded memory
-      // prepare() saw only the rows without a source error; runBatch indexes the same list
+      await pending; // the previous batch's inference must end before this one's starts
       pending = runBatch(b, prep).then((r) => {
         results.push(r);
         rowsDone += b.length;
         res.dropped += r.errors.length;
         report();
       });
-      pending.catch(() => undefined);
+      pending.catch(() => undefined); // surfaced by the next await
     };
-    for await (const r of rows) {
-      batch.push(r);
-      if (batch.length === batchSize) {
-        await dispatch(batch);
+    return {
+      async add(r) {
+        batch.push(r);
+        if (batch.length < batchSize) return;
+        const full = batch;
         batch = [];
-      }
-    }
-    if (batch.length) await dispatch(batch);
-    await pending;
-    const keptRows = results.flatMap((r) => r.rows);
-    const data: Record<string, Float32Array> = {};
-    if (imageEncoder) data.image = concat(results.map((r) => r.image!));
-    for (const c of captions) data[c.modality] = concat(results.map((r) => r.texts[c.modality]));
-    // the record goes first: a part whose JSON exists always has its row ids and errors
-    await writePartRecord(opts.out, k, { rows: keptRows, errors: results.flatMap((r) => r.errors) });
-    await writer.writePart(k, data);
-    res.partsWritten += 1;
-    res.rowsEncoded += keptRows.length;
-    report();
+        await dispatch(full);
+      },
+      async finish() {
+        if (batch.length) await dispatch(batch);
+        await pending;
+        const keptRows = results.flatMap((r) => r.rows);
+        const data: Record<string, Float32Array> = {};
+        if (imageEncoder) data.image = concat(results.map((r) => r.image!));
+        for (const c of captions) data[c.modality] = concat(results.map((r) => r.texts[c.modality]));
+        // the record goes first: a part whose JSON exists always has its row ids and errors
+        await writePartRecord(opts.out, k, { rows: keptRows, errors: results.flatMap((r) => r.errors) });
+        await writer.writePart(k, data);
+        res.partsWritten += 1;
+        res.rowsEncoded += keptRows.length;
+        report();
+      },
+    };
   }
 
   let current = -1;
-  let buffer: SourceRow[] = [];
-  const flush = async () => {
+  let job: ReturnType<typeof startPart> | undefined;
+  const close = async () => {
     if (current < 0) return;
-    if (mine(current) && !writer.hasPart(current)) await doPart(current, buffer);
+    if (job) await job.finish();
     else res.partsSkipped += 1;
-    buffer = [];
+    job = undefined;
   };
   for await (const r of source.rows()) {
     if (opts.limit !== undefined && r.row >= opts.limit) break;
     const k = Math.floor(r.row / partSize);
     if (k !== current) {
-      await flush();
+      await close();
       current = k;
+      // parts done already, or of other shards, are passed over without decoding
+      job = mine(k) && !writer.hasPart(k) ? startPart(k) : undefined;
     }
-    // rows of parts done already, or of other shards, are not kept (nor decoded)
-    if (mine(k) && !writer.hasPart(k)) buffer.push(r);
+    if (job) await job.add(r);
     res.sourceRows = r.row + 1;
   }
-  await flush();
+  await close();
   if (res.sourceRows === 0) throw new SailError('the input has no rows', { file: opts.input });
 
   const parts = Math.ceil(res.sourceRows / partSize);

@@ -3,6 +3,7 @@
 import sharp, { type KernelEnum } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { SailError } from '../util/errors.js';
+import { pilBicubicResize } from './resample.js';
 import type { ImageInput } from './types.js';
 
 /** Everything needed to turn an image into model input. */
@@ -123,7 +124,8 @@ async function inputBytes(input: ImageInput): Promise<Buffer | Uint8Array> {
  * RGB conversion: PIL's `convert('RGB')` (what HF processors call) drops an alpha channel without
  * compositing, so transparent pixels keep their stored colour. sharp's `removeAlpha()` does the same;
  * we follow PIL so embeddings match the Python pipeline. Greyscale and CMYK become sRGB. EXIF orientation
- * is NOT applied, as in PIL/HF.
+ * is NOT applied, as in PIL/HF. Bicubic upscales use a bit-exact port of PIL's resampler; downscales use
+ * libvips (multi-threaded), which agrees with PIL within 2 levels (mean ~0.2) on detailed images.
  */
 export async function decodeAndResize(input: ImageInput, cfg: PreprocessConfig, limits: DecodeLimits = {}): Promise<{ data: Uint8Array; height: number; width: number }> {
   const bytes = await inputBytes(input);
@@ -134,12 +136,18 @@ export async function decodeAndResize(input: ImageInput, cfg: PreprocessConfig, 
   if (!meta.width || !meta.height) throw new Error('image has no dimensions');
   const size = resizedSize(cfg, meta.height, meta.width);
   let img = sharp(bytes, opts).removeAlpha().toColourspace('srgb');
-  if (size.height !== meta.height || size.width !== meta.width) {
+  const resize = size.height !== meta.height || size.width !== meta.width;
+  // libvips' cubic upscaling differs from PIL's; small (upscaled) images take the bit-exact JS path
+  const pilUpscale = resize && cfg.kernel === 'cubic' && (size.height > meta.height || size.width > meta.width);
+  if (resize && !pilUpscale) {
     img = img.resize({ width: size.width, height: size.height, fit: 'fill', kernel: cfg.kernel, fastShrinkOnLoad: false });
   }
-  const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data: raw, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-  if (info.height !== size.height || info.width !== size.width) throw new Error(`resize gave ${info.width}x${info.height}, expected ${size.width}x${size.height}`);
+  const data = pilUpscale ? pilBicubicResize(raw, info.width, info.height, size.width, size.height) : raw;
+  if (!pilUpscale && (info.height !== size.height || info.width !== size.width)) {
+    throw new Error(`resize gave ${info.width}x${info.height}, expected ${size.width}x${size.height}`);
+  }
   if (!cfg.crop) return { data, height: size.height, width: size.width };
   return { data: centerCrop(data, size.height, size.width, cfg.crop.height, cfg.crop.width), ...cfg.crop };
 }

@@ -1,6 +1,6 @@
 // What every frozen backbone looks like to the rest of the pipeline.
 
-/** Decoded image ready for preprocessing: RGB(A) bytes, row-major, or an encoded file buffer. */
+/** An image to encode: encoded file bytes (JPEG/PNG/WebP...) or a file path. */
 export type ImageInput = Buffer | Uint8Array | string; // encoded bytes, or a file path
 
 /** A frozen image backbone producing one pooled vector per image. */

@@ -43,12 +43,12 @@ export async function embedLabelledImages(
 /** Zero-shot classification of a dataset: class vectors from templates (dataset's own by default). */
 export async function evaluateZeroShotDataset(
   ds: ClassificationDataset, embedImages: EmbedImages, embedTexts: EmbedTextsFn, dim: number,
-  opts: SimilarityOptions & { templates?: string[]; batchSize?: number; onProgress?: DatasetProgress } = {},
+  opts: SimilarityOptions & { templates?: string[]; batchSize?: number; onItems?: DatasetProgress } = {},
 ): Promise<ClassificationMetrics & { templates: number; classes: number }> {
   const templates = opts.templates ?? ds.templates ?? ['a photo of a {}.'];
-  opts.onProgress?.('classes', 0, ds.classNames.length);
+  opts.onItems?.('classes', 0, ds.classNames.length);
   const W = await buildClassifier(ds.classNames, templates, embedTexts, dim);
-  const { embeddings, labels } = await embedLabelledImages(ds, embedImages, dim, opts.batchSize, opts.onProgress);
+  const { embeddings, labels } = await embedLabelledImages(ds, embedImages, dim, opts.batchSize, opts.onItems);
   const m = await zeroShotEvaluate(embeddings, W, labels, dim, { ...opts, classNames: ds.classNames });
   return { ...m, templates: templates.length, classes: ds.classNames.length };
 }
@@ -56,7 +56,7 @@ export async function evaluateZeroShotDataset(
 /** Image-text retrieval on a caption dataset (every caption of an image counts as a positive). */
 export async function evaluateCaptionDataset(
   ds: CaptionDataset, embedImages: EmbedImages, embedTexts: EmbedTextsFn, dim: number,
-  opts: SimilarityOptions & { batchSize?: number; ks?: number[]; onProgress?: DatasetProgress } = {},
+  opts: SimilarityOptions & { batchSize?: number; ks?: number[]; onItems?: DatasetProgress } = {},
 ): Promise<RetrievalMetrics> {
   const bs = opts.batchSize ?? 64;
   const embedAll = async <T>(items: T[], fn: (x: T[]) => Promise<Float32Array>, stage: 'images' | 'texts') => {
@@ -65,7 +65,7 @@ export async function evaluateCaptionDataset(
       const z = await fn(items.slice(i, i + bs));
       if (z.length !== Math.min(bs, items.length - i) * dim) throw new SailError(`${stage} embedder returned ${z.length} values for a batch of ${Math.min(bs, items.length - i)} x dim ${dim}`);
       out.set(z, i * dim);
-      opts.onProgress?.(stage, Math.min(items.length, i + bs), items.length);
+      opts.onItems?.(stage, Math.min(items.length, i + bs), items.length);
     }
     return out;
   };

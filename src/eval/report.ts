@@ -7,6 +7,7 @@ export interface EvalResults {
   retrieval?: RetrievalMetrics & { source: string };
   zeroshot?: ClassificationMetrics & { source: string; templates: number; classes: number };
   knn?: { source: string; results: { k: number; top1: number; top5: number; n: number }[] };
+  linear?: ClassificationMetrics & { source: string; lambda: number };
   winoground?: { source: string; text: number; image: number; group: number; n: number };
   mmvp?: { source: string; average: number; categories: Record<string, number>; pairs: number };
 }
@@ -42,6 +43,10 @@ export function resultsMarkdown(r: EvalResults): string {
     out.push(`## Weighted k-NN (T = 0.07; ${r.knn.source})`, '', '| k | top-1 | top-5 |', '|---:|---:|---:|');
     for (const k of r.knn.results) out.push(`| ${k.k} | ${f(k.top1)} | ${f(k.top5)} |`);
     out.push('');
+  }
+  if (r.linear) {
+    const l = r.linear;
+    out.push(`## Linear probe (closed-form ridge, lambda ${l.lambda}; ${l.source})`, '', '| top-1 | top-5 | mean per-class |', '|---:|---:|---:|', `| ${f(l.top1)} | ${f(l.top5)} | ${f(l.meanPerClass)} |`, '');
   }
   if (r.winoground) {
     const w = r.winoground;

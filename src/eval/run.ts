@@ -6,10 +6,11 @@ import { SailError } from '../util/errors.js';
 import { evaluateCaptionDataset, embedLabelledImages, evaluateZeroShotDataset, type DatasetProgress } from './dataset-tasks.js';
 import { openEvalDataset, openMmvp, openWinogroundJsonl, type ClassificationDataset } from './datasets.js';
 import { loadEvalHead } from './head-apply.js';
+import { evaluateRidgeProbe, fitRidgeProbe } from './linear-probe.js';
 import { resultsMarkdown, type EvalResults } from './report.js';
 import { evaluateKnn, evaluateMmvp, evaluateRetrievalOnStores, evaluateWinoground, type EmbedImages, type EmbedTextsFn } from './tasks.js';
 
-export const EVAL_TASKS = ['retrieval', 'zeroshot', 'winoground', 'mmvp', 'knn'] as const;
+export const EVAL_TASKS = ['retrieval', 'zeroshot', 'winoground', 'mmvp', 'knn', 'linear'] as const;
 export type EvalTask = (typeof EVAL_TASKS)[number];
 
 /** Encoders + head as callbacks, producing embeddings of width `dim`. */
@@ -89,24 +90,29 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResults> {
         const ds = await openEvalDataset(path, o);
         if (ds.kind !== 'captions') throw new SailError('retrieval needs a CSV with image,caption columns', { file: path });
         const e = await embedders();
-        res.retrieval = { ...(await evaluateCaptionDataset(ds, e.embedImages, e.embedTexts, e.dim, { threads: o.threads, batchSize: o.batchSize, onProgress: progress(task) })), source: path };
+        res.retrieval = { ...(await evaluateCaptionDataset(ds, e.embedImages, e.embedTexts, e.dim, { threads: o.threads, batchSize: o.batchSize, onItems: progress(task) })), source: path };
       }
     } else if (task === 'zeroshot') {
       const path = need(o.dataset, 'zeroshot needs --dataset');
       const ds = asClassification(await openEvalDataset(path, o), path);
       const e = await embedders();
-      const m = await evaluateZeroShotDataset(ds, e.embedImages, e.embedTexts, e.dim, { templates: o.templates, threads: o.threads, batchSize: o.batchSize, onProgress: progress(task) });
+      const m = await evaluateZeroShotDataset(ds, e.embedImages, e.embedTexts, e.dim, { templates: o.templates, threads: o.threads, batchSize: o.batchSize, onItems: progress(task) });
       res.zeroshot = { ...m, source: path };
-    } else if (task === 'knn') {
-      const trainPath = need(o.knnTrain, 'knn needs --knn-train (labelled train set) and --dataset (queries)');
-      const queryPath = need(o.dataset, 'knn needs --dataset (queries)');
+    } else if (task === 'knn' || task === 'linear') {
+      const trainPath = need(o.knnTrain, `${task} needs --knn-train (labelled train set) and --dataset (queries)`);
+      const queryPath = need(o.dataset, `${task} needs --dataset (queries)`);
       const train = asClassification(await openEvalDataset(trainPath, o), trainPath);
       const query = asClassification(await openEvalDataset(queryPath, { ...o, classNames: o.classNames ?? train.classNames }), queryPath);
       if (query.classNames.join('\n') !== train.classNames.join('\n')) throw new SailError('query and train sets have different class lists', { file: queryPath });
       const e = await embedders();
       const a = await embedLabelledImages(train, e.embedImages, e.dim, o.batchSize, progress(task));
       const b = await embedLabelledImages(query, e.embedImages, e.dim, o.batchSize, progress(task));
-      res.knn = { source: `${trainPath} -> ${queryPath}`, results: await evaluateKnn(a.embeddings, a.labels, b.embeddings, b.labels, e.dim, { ks: o.knnKs, nClasses: train.classNames.length, threads: o.threads }) };
+      const source = `${trainPath} -> ${queryPath}`;
+      if (task === 'knn') res.knn = { source, results: await evaluateKnn(a.embeddings, a.labels, b.embeddings, b.labels, e.dim, { ks: o.knnKs, nClasses: train.classNames.length, threads: o.threads }) };
+      else {
+        const probe = await fitRidgeProbe(a.embeddings, a.labels, e.dim, train.classNames.length, { threads: o.threads });
+        res.linear = { ...(await evaluateRidgeProbe(probe, b.embeddings, b.labels, { threads: o.threads, classNames: train.classNames })), source, lambda: probe.lambda };
+      }
     } else if (task === 'winoground') {
       const path = need(o.winoground, 'winoground needs --winoground FILE.jsonl');
       const e = await embedders();

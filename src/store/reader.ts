@@ -1,7 +1,6 @@
 // Reading an embedding store: validated manifest, batched positioned reads, checksums.
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { float16ToFloat32 } from '../util/fp16.js';
@@ -34,8 +33,6 @@ interface PartFile { path: string; sha256: string }
 
 /** Merge reads separated by at most this many bytes: one larger read beats two syscalls. */
 const GAP_BYTES = 4096;
-/** Concurrent positioned reads per batch (libuv's pool has 4 threads by default). */
-const READ_CONCURRENCY = 8;
 /** Cap on cached open file handles. */
 const MAX_HANDLES = 64;
 
@@ -72,25 +69,26 @@ export async function openStore(dir: string): Promise<EmbeddingStore> {
     starts[p + 1] = starts[p] + part.rows;
   }
 
-  const handles = new Map<string, Promise<FileHandle>>();
-  const handle = (path: string): Promise<FileHandle> => {
-    let h = handles.get(path);
-    if (h) {
-      handles.delete(path); // re-insert: Map order doubles as LRU order
-      handles.set(path, h);
-      return h;
+  // Open descriptors, least recently used first (Map order). Reads are synchronous and never overlap,
+  // so evicting the oldest is always safe.
+  const handles = new Map<string, number>();
+  const handle = (path: string): number => {
+    let fd = handles.get(path);
+    if (fd !== undefined) {
+      handles.delete(path);
+      handles.set(path, fd);
+      return fd;
     }
     if (handles.size >= MAX_HANDLES) {
-      const [oldPath, old] = handles.entries().next().value as [string, Promise<FileHandle>];
+      const [oldPath, oldFd] = handles.entries().next().value as [string, number];
       handles.delete(oldPath);
-      // At most READ_CONCURRENCY reads are in flight, all on recently used handles, so the
-      // least recently used one (MAX_HANDLES > READ_CONCURRENCY) is idle and safe to close.
-      void old.then((fh) => fh.close()).catch(() => undefined);
+      closeSync(oldFd);
     }
-    h = fs.open(path, 'r');
-    handles.set(path, h);
-    return h;
+    fd = openSync(path, 'r');
+    handles.set(path, fd);
+    return fd;
   };
+  let scratch = new ArrayBuffer(1 << 16);
 
   const spec = (name: string) => {
     const s = manifest.modalities[name];
@@ -139,33 +137,33 @@ export async function openStore(dir: string): Promise<EmbeddingStore> {
         runs.push(cur);
       }
     }
-    let next = 0;
-    const worker = async () => {
-      while (next < runs.length) {
-        const run = runs[next++];
-        const file = files[name][run.part];
-        const count = run.last - run.first + 1;
-        const buf = Buffer.allocUnsafe(count * rowBytes);
-        const fh = await handle(file.path);
-        const local = run.first - starts[run.part];
-        const { bytesRead } = await fh.read(buf, 0, buf.length, local * rowBytes);
-        if (bytesRead !== buf.length) throw new SailError(`short read (${bytesRead} of ${buf.length} bytes): file changed since open?`, { file: file.path });
-        const vals = bytes === 2
-          ? float16ToFloat32(new Uint16Array(buf.buffer, buf.byteOffset, count * dim))
-          : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-        for (const pos of run.members) {
-          const off = (indices[pos] - run.first) * dim;
-          for (let j = 0; j < dim; j++) {
-            const v = vals[off + j];
-            if (!Number.isFinite(v)) {
-              throw new SailError(`non-finite value ${v} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });
-            }
-            out[pos * dim + j] = v;
+    // Synchronous preads: from the page cache a pread costs a few microseconds, while a libuv
+    // round trip per row costs tens; the engine computes on its own threads meanwhile.
+    for (const run of runs) {
+      const file = files[name][run.part];
+      const count = run.last - run.first + 1;
+      const len = count * rowBytes;
+      if (scratch.byteLength < len) scratch = new ArrayBuffer(Math.max(len, scratch.byteLength * 2));
+      const view = new Uint8Array(scratch, 0, len);
+      const position = (run.first - starts[run.part]) * rowBytes;
+      let got = 0;
+      while (got < len) {
+        const r = readSync(handle(file.path), view, got, len - got, position + got);
+        if (r === 0) throw new SailError(`short read (${got} of ${len} bytes): file changed since open?`, { file: file.path });
+        got += r;
+      }
+      for (const pos of run.members) {
+        const off = (indices[pos] - run.first) * rowBytes;
+        const dst = out.subarray(pos * dim, (pos + 1) * dim);
+        if (bytes === 2) float16ToFloat32(new Uint16Array(scratch, off, dim), dst as Float32Array<ArrayBuffer>);
+        else dst.set(new Float32Array(scratch, off, dim));
+        for (let j = 0; j < dim; j++) {
+          if (!Number.isFinite(dst[j])) {
+            throw new SailError(`non-finite value ${dst[j]} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });
           }
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, runs.length) }, worker));
+    }
   }
 
   const readRows = async (name: string, indices: ArrayLike<number>, out?: Float32Array): Promise<Float32Array> => {
@@ -212,9 +210,8 @@ export async function openStore(dir: string): Promise<EmbeddingStore> {
       return { files: all.length, bytes };
     },
     async close() {
-      const hs = [...handles.values()];
+      for (const fd of handles.values()) closeSync(fd);
       handles.clear();
-      await Promise.all(hs.map((h) => h.then((fh) => fh.close()).catch(() => undefined)));
     },
   };
 }

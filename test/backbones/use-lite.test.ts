@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import { loadUseLite } from '../../src/encoders/npm/use-lite.js';
 import { UseTokenizer, type UseVocabulary } from '../../src/encoders/npm/use-tokenizer.js';
 import { SailError } from '../../src/util/errors.js';
@@ -69,6 +70,8 @@ test('use-lite encoder: 512-d unit rows, deterministic, batch independent, seman
 test('use-lite encoder: empty texts keep their row and do not depend on neighbours', async () => {
   const enc = await loadUseLite();
   try {
+    await enc.encode(['warm up']);
+    const tensors = tf.memory().numTensors;
     const last = await enc.encode(['a dog', '']);
     assert.equal(last.length, 2 * 512);
     const first = await enc.encode(['', 'a very long sentence about many different things indeed']);
@@ -77,6 +80,7 @@ test('use-lite encoder: empty texts keep their row and do not depend on neighbou
     assert.ok(maxDiff < 1e-5);
     assert.equal((await enc.encode([])).length, 0);
     await assert.rejects(enc.encode(['ok', 3 as unknown as string]), SailError);
+    assert.equal(tf.memory().numTensors, tensors, 'no TF.js tensors leak per call');
   } finally {
     await enc.dispose();
   }

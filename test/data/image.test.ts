@@ -67,6 +67,7 @@ test('image: rejects non-images, truncated files and pixel bombs before decoding
   assert.equal(await reason(Buffer.from('<html>not an image</html>')), 'not_image');
   const jpg = await (await noise(200, 200)).jpeg().toBuffer();
   assert.equal(await reason(jpg.subarray(0, jpg.length >> 1)), 'decode_error');
+  assert.equal(await reason(jpg.subarray(0, jpg.length - 64)), 'decode_error', 'missing only the tail');
   assert.equal(await reason(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])), 'decode_error');
   const rss0 = process.memoryUsage().rss;
   assert.equal(await reason(craftHugePng(30000, 30000)), 'too_many_pixels');

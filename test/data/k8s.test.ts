@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderIndexedJob } from '../../src/data/k8s.js';
 import { SailError } from '../../src/util/errors.js';
+import { intFlag } from '../../src/cli/download.js';
 import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -43,8 +44,6 @@ test('k8s: `sail data k8s` renders an encode job to a file', () => {
   const job = parse(readFileSync(out, 'utf8')) as Job;
   assert.equal(job.metadata.name, 'enc');
   assert.equal(job.spec.parallelism, 8);
-  assert.deepEqual(job.spec.template.spec.containers[0].args, ['encode', '--input', '/data/shards', '--output', '/data/store', '--shard', '$(JOB_COMPLETION_INDEX)/8']);
-  const bad = runSail(['data', 'k8s', '--completions', 'x', '--image', 'i', '--input', 'a', '--output', 'b']);
-  assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /--completions must be an integer/);
+  assert.deepEqual(job.spec.template.spec.containers[0].args, ['encode', '/data/shards', '--out', '/data/store', '--shard', '$(JOB_COMPLETION_INDEX)/8']);
+  assert.throws(() => intFlag('x', '--completions'), /--completions must be an integer >= 1, got "x"/);
 });

@@ -179,3 +179,18 @@ test('image folder with sidecar captions; a missing sidecar is a recorded row er
   assert.equal(s2.rows, 3);
   await s2.close();
 });
+
+test('an encoder without prepare() (e.g. npm backbones) gets bad images isolated per item, same store', async () => {
+  const base = tempDir();
+  const opts = { input: join(root, 'data.csv'), textEncoder: txt, captions, partSize: 4, batchSize: 3 };
+  const plain: ImageEncoder = { id: img.id, dim: img.dim, encode: (xs) => img.encode(xs), dispose: async () => undefined };
+  await encode({ ...opts, out: join(base, 'a'), imageEncoder: img });
+  const res = await encode({ ...opts, out: join(base, 'b'), imageEncoder: plain });
+  assert.equal(res.dropped, 2);
+  const rowsOf = (d: string) => readFileSync(join(base, d, 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).row);
+  assert.deepEqual(rowsOf('b'), rowsOf('a'));
+  for (const f of readdirSync(join(base, 'a'))) {
+    if (f === 'encode' || f === 'errors.jsonl') continue; // reasons are worded differently
+    assert.deepEqual(readFileSync(join(base, 'b', f)), readFileSync(join(base, 'a', f)), f);
+  }
+});

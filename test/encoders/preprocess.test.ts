@@ -109,3 +109,13 @@ test('preprocessBatch reports corrupt images per item and keeps the others in or
   assert.deepEqual(p.dims, [2, 3, 224, 224]);
   assert.ok(p.failed.every((f) => f.reason.length > 0));
 });
+
+test('greyscale and 16-bit images become 8-bit RGB with equal channels', async () => {
+  const cfg = parsePreprocessorConfig({ size: { shortest_edge: 8 }, crop_size: 8, do_normalize: false, do_rescale: false });
+  const grey = await sharp(Buffer.alloc(8 * 8, 77), { raw: { width: 8, height: 8, channels: 1 } }).png().toBuffer();
+  const g = await preprocessImage(grey, cfg);
+  assert.deepEqual([g.data[0], g.data[64], g.data[128]], [77, 77, 77]);
+  const deep = await sharp(Buffer.alloc(8 * 8 * 3, 200), { raw: { width: 8, height: 8, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const d = await preprocessImage(deep, cfg);
+  assert.deepEqual([d.data[0], d.data[64], d.data[128]], [200, 200, 200]);
+});

@@ -97,7 +97,4 @@ test('sail store import / info CLI', () => {
   const j = JSON.parse(info.stdout);
   assert.equal(j.rows, 5);
   assert.deepEqual(j.modalities.image, { dim: 2, dtype: 'float16', model: 'dino' });
-  const bad = runSail(['store', 'info', join(dir, 'nope')]);
-  assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^sail: .*nope\/manifest\.json: store manifest not found/);
 });

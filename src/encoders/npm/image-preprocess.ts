@@ -50,13 +50,17 @@ export async function decodeRgba(input: ImageInput, size: number, mode: ResizeMo
 }
 
 /**
- * Decode a batch into one NHWC float tensor [n, size, size, 3] in [0, 1]. Images decode in
+ * Decode a batch into an NHWC float tensor [n, size, size, 3] in [0, 1], written to `dst` (reused
+ * by the caller: first touches of fresh memory are slow) or to a new array. Images decode in
  * parallel on libuv threads; transparency is composited on white, so an emoji on a transparent
  * background looks as it does on a page.
  */
-export async function decodeBatch(images: ImageInput[], size: number, mode: ResizeMode, firstIndex = 0): Promise<Float32Array> {
+export async function decodeBatch(
+  images: ImageInput[], size: number, mode: ResizeMode, firstIndex = 0, dst?: Float32Array,
+): Promise<Float32Array> {
   const per = size * size * 3;
-  const out = new Float32Array(images.length * per);
+  const out = dst ?? new Float32Array(images.length * per);
+  if (out.length < images.length * per) throw new SailError(`decode buffer holds ${out.length} floats, needs ${images.length * per}`);
   const decoded = await Promise.all(images.map((img, i) => decodeRgba(img, size, mode, firstIndex + i)));
   decoded.forEach((im, i) => resampleRgbaToUnitFloat(im.data, im.width, im.height, size, mode, out, i * per));
   return out;

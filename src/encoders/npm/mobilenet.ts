@@ -73,28 +73,47 @@ export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promis
     return copy;
   };
 
+  // Two decode buffers, allocated once: batch k+1 is decoded into one while batch k is inferred
+  // from the other (fresh allocations per batch cost more in page faults than the decode itself).
+  const buffers = [new Float32Array(batchSize * per), new Float32Array(batchSize * per)];
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const encodeAll = async (images: ImageInput[]): Promise<Float32Array> => {
+    const result = new Float32Array(images.length * MOBILENET_DIM);
+    const starts: number[] = [];
+    for (let i = 0; i < images.length; i += batchSize) starts.push(i);
+    const decode = (k: number) => {
+      const p = decodeBatch(images.slice(starts[k], starts[k] + batchSize), MOBILENET_SIZE, mode, starts[k], buffers[k % 2]);
+      p.catch(() => undefined); // awaited below; keeps an early inference failure from leaving it unhandled
+      return p;
+    };
+    let next = starts.length ? decode(0) : null;
+    try {
+      for (let k = 0; k < starts.length; k++) {
+        const pixels = await next!;
+        next = k + 1 < starts.length ? decode(k + 1) : null;
+        const n = Math.min(batchSize, images.length - starts[k]);
+        result.set(await run(pixels.subarray(0, n * per), n), starts[k] * MOBILENET_DIM);
+      }
+    } catch (err) {
+      // Let a decode still writing into a shared buffer finish before the next call may reuse it.
+      await next?.catch(() => undefined);
+      throw err;
+    }
+    return result;
+  };
+
   return {
     id: MOBILENET_ID,
     dim: MOBILENET_DIM,
     flopsPerImage: model.flopsPerImage,
     modelPath: model.path,
     encodeTensor: run,
-    async encode(images: ImageInput[]): Promise<Float32Array> {
-      const result = new Float32Array(images.length * MOBILENET_DIM);
-      const starts: number[] = [];
-      for (let i = 0; i < images.length; i += batchSize) starts.push(i);
-      const decode = (s: number) => decodeBatch(images.slice(s, s + batchSize), MOBILENET_SIZE, mode, s);
-      let next = starts.length ? decode(starts[0]) : null;
-      // Keep the prefetched decode from becoming an unhandled rejection if inference fails first.
-      next?.catch(() => undefined);
-      for (let k = 0; k < starts.length; k++) {
-        const pixels = await next!;
-        next = k + 1 < starts.length ? decode(starts[k + 1]) : null;
-        next?.catch(() => undefined);
-        const n = Math.min(batchSize, images.length - starts[k]);
-        result.set(await run(pixels, n), starts[k] * MOBILENET_DIM);
-      }
-      return result;
+    encode(images: ImageInput[]): Promise<Float32Array> {
+      // Calls share the two decode buffers, so they run one after another.
+      const job = queue.then(() => encodeAll(images));
+      queue = job.catch(() => undefined);
+      return job;
     },
     async dispose(): Promise<void> {
       const s = session;

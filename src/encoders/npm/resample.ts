@@ -18,6 +18,14 @@ interface Taps {
 
 const tapCache = new Map<string, Taps>();
 
+// Scratch rows reused across calls: fresh large typed arrays are mmap'ed and every first touch of
+// a page faults, which on the machines measured cost more than the resampling itself.
+let scratch = new Float32Array(0);
+function scratchOf(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
 /**
  * 1-D taps mapping source window [offset, offset + span) (in source pixels, may be fractional) of a
  * source of length `srcLen` onto `dstLen` outputs.
@@ -76,9 +84,26 @@ export function resampleRgbaToUnitFloat(
   // Rows of the source the vertical taps touch, composited on white and resampled horizontally.
   const rowLo = ty.index.reduce((a, b) => Math.min(a, b), h);
   const rowHi = ty.index.reduce((a, b) => Math.max(a, b), 0);
-  const tmp = new Float32Array((rowHi - rowLo + 1) * size * 3);
-  const src = new Float32Array(w * 3);
+  const tmpLen = (rowHi - rowLo + 1) * size * 3;
+  const all = scratchOf(tmpLen + w * 3);
+  const tmp = all.subarray(0, tmpLen);
+  const src = all.subarray(tmpLen, tmpLen + w * 3);
   const inv = 1 / 255;
+  // Upsampling has at most two horizontal taps per output: flatten them into plain arrays.
+  let twoTapX = true;
+  const x0 = new Int32Array(size);
+  const x1 = new Int32Array(size);
+  const wx0 = new Float32Array(size);
+  const wx1 = new Float32Array(size);
+  for (let i = 0; i < size && twoTapX; i++) {
+    const k = tx.start[i];
+    const n = tx.start[i + 1] - k;
+    if (n > 2) twoTapX = false;
+    x0[i] = tx.index[k];
+    wx0[i] = tx.weight[k];
+    x1[i] = n === 2 ? tx.index[k + 1] : tx.index[k];
+    wx1[i] = n === 2 ? tx.weight[k + 1] : 0;
+  }
   for (let y = rowLo; y <= rowHi; y++) {
     const base = y * w * 4;
     for (let x = 0; x < w; x++) {
@@ -90,6 +115,18 @@ export function resampleRgbaToUnitFloat(
       src[3 * x + 2] = rgba[p + 2] * inv * a + white;
     }
     const out = (y - rowLo) * size * 3;
+    if (twoTapX) {
+      for (let i = 0; i < size; i++) {
+        const a = 3 * x0[i];
+        const b = 3 * x1[i];
+        const wa = wx0[i];
+        const wb = wx1[i];
+        tmp[out + 3 * i] = src[a] * wa + src[b] * wb;
+        tmp[out + 3 * i + 1] = src[a + 1] * wa + src[b + 1] * wb;
+        tmp[out + 3 * i + 2] = src[a + 2] * wa + src[b + 2] * wb;
+      }
+      continue;
+    }
     for (let i = 0; i < size; i++) {
       let r = 0;
       let g = 0;

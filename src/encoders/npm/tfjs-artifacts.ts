@@ -143,6 +143,10 @@ export function loadModelJsonDir(dir: string): TfGraphArtifacts {
  */
 export function decodeWeights(a: TfGraphArtifacts): Map<string, TfWeight> {
   const out = new Map<string, TfWeight>();
+  const expected = a.weightSpecs.reduce((sum, s) => sum + storedBytes(s, a.source), 0);
+  if (expected !== a.weightData.length) {
+    throw new SailError(`weight data holds ${a.weightData.length} bytes, manifest needs ${expected}`, { file: a.source });
+  }
   let off = 0;
   for (const spec of a.weightSpecs) {
     const n = spec.shape.reduce((x, y) => x * y, 1);

@@ -1,0 +1,111 @@
+// `sail probe`: alignment probing of several backbone pairs (linear heads, SigLIP + Lion), ranked by the
+// mean of I2T and T2I R@10 on held-out rows; writes probe.json, probe.md and probe.svg.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { readFileSync } from 'node:fs';
+import { runProbe, type ProbePair } from '../eval/probe.js';
+import { createTrainEngine } from '../train/engine.js';
+import { SailError } from '../util/errors.js';
+
+interface ProbeFlags {
+  pair: string[];
+  pairs?: string;
+  out: string;
+  imageModality: string;
+  textModality: string;
+  heldOut?: string;
+  dim: string;
+  lr: string;
+  wd: string;
+  batchSize: string;
+  epochs: string;
+  steps?: string;
+  seed: string;
+  threads?: string;
+  json?: boolean;
+}
+
+function num(v: string, flag: string, int = false): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (int && !Number.isInteger(n))) throw new SailError(`${flag} must be a non-negative ${int ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** `NAME=IMAGE_STORE[,TEXT_STORE]`. */
+export function parsePair(spec: string, f: Pick<ProbeFlags, 'imageModality' | 'textModality'>): ProbePair {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new SailError(`--pair ${JSON.stringify(spec)}: expected NAME=IMAGE_STORE[,TEXT_STORE]`);
+  const [imageStore, textStore, extra] = spec.slice(eq + 1).split(',');
+  if (!imageStore || extra !== undefined) throw new SailError(`--pair ${JSON.stringify(spec)}: expected NAME=IMAGE_STORE[,TEXT_STORE]`);
+  return { name: spec.slice(0, eq), imageStore, ...(textStore ? { textStore } : {}), imageModality: f.imageModality, textModality: f.textModality };
+}
+
+/** Register `sail probe`. */
+export function register(program: Command): void {
+  program
+    .command('probe')
+    .description('alignment probing: train a linear head per backbone pair and rank the pairs by held-out mean R@10')
+    .option('--pair <spec...>', 'NAME=IMAGE_STORE[,TEXT_STORE] (repeatable; one store may hold both modalities)', [])
+    .option('--pairs <file>', 'JSON list of {name, imageStore, textStore?, imageModality?, textModality?}')
+    .requiredOption('--out <dir>', 'output folder (one sub-folder per pair; probe.json/md/svg)')
+    .option('--image-modality <name>', 'image modality in the stores', 'image')
+    .option('--text-modality <name>', 'text modality in the stores', 'text')
+    .option('--held-out <n>', 'held-out rows: a count, or a fraction < 1 (default 10%, at most 5000)')
+    .option('--dim <n>', 'linear head output width (the paper probes with 2048)', '2048')
+    .option('--lr <x>', 'Lion learning rate', '1e-4')
+    .option('--wd <x>', 'weight decay (probing uses 1e-7)', '1e-7')
+    .option('--batch-size <n>', 'pairs per step (capped at the train rows)', '32768')
+    .option('--epochs <n>', 'passes over the train rows', '1')
+    .option('--steps <n>', 'total steps (overrides --epochs)')
+    .option('--seed <n>', 'seed of the split, init and shuffling', '42')
+    .option('--threads <n>', 'compute threads')
+    .option('--json', 'print the ranking as JSON')
+    .action(async (f: ProbeFlags) => {
+      const pairs = f.pair.map((p) => parsePair(p, f));
+      if (f.pairs) {
+        let list: unknown;
+        try {
+          list = JSON.parse(readFileSync(f.pairs, 'utf8'));
+        } catch (err) {
+          throw new SailError(`cannot read pairs (${(err as Error).message})`, { file: f.pairs });
+        }
+        if (!Array.isArray(list)) throw new SailError('expected a JSON array of pairs', { file: f.pairs });
+        list.forEach((p: Partial<ProbePair>, i) => {
+          if (!p || typeof p.name !== 'string' || typeof p.imageStore !== 'string') throw new SailError('each pair needs "name" and "imageStore"', { file: f.pairs, row: i + 1 });
+          pairs.push({ imageModality: f.imageModality, textModality: f.textModality, ...p } as ProbePair);
+        });
+      }
+      if (!pairs.length) throw new SailError('give at least one --pair or --pairs');
+      const threads = f.threads ? num(f.threads, '--threads', true) : undefined;
+      const bar = new cliProgress.SingleBar({ format: '{pair} [{bar}] {value}/{total} steps | loss {loss}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+      let active = '';
+      try {
+        const rep = await runProbe({
+          pairs, outDir: f.out, createEngine: createTrainEngine,
+          heldOut: f.heldOut ? num(f.heldOut, '--held-out') : undefined,
+          targetDim: num(f.dim, '--dim', true), lr: num(f.lr, '--lr'), weightDecay: num(f.wd, '--wd'),
+          batchSize: num(f.batchSize, '--batch-size', true), epochs: num(f.epochs, '--epochs', true),
+          steps: f.steps ? num(f.steps, '--steps', true) : undefined, seed: num(f.seed, '--seed', true), threads,
+          onProgress: (e) => {
+            if (e.stage === 'train' && e.train) {
+              if (active !== e.pair) {
+                if (active) bar.stop();
+                bar.start(e.train.totalSteps, e.train.step - 1, { pair: e.pair, loss: '-' });
+                active = e.pair;
+              }
+              bar.update(e.train.step, { pair: e.pair, loss: e.train.loss.toFixed(4) });
+            } else if (e.stage === 'eval' && active) {
+              bar.stop();
+              active = '';
+            }
+          },
+        });
+        if (active) bar.stop();
+        active = '';
+        if (f.json) console.log(JSON.stringify({ ranking: rep.ranking, json: rep.json }, null, 2));
+        else console.log(rep.markdown + `\nwrote ${rep.json}, probe.md and probe.svg`);
+      } finally {
+        if (active) bar.stop();
+      }
+    });
+}
