@@ -13,7 +13,7 @@ interface ImportFlags {
   dtype: string;
   imageModel?: string;
   textModel?: string;
-  rowsPerPart: string;
+  rowsPerPart?: string;
   json?: boolean;
 }
 
@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--dtype <type>', 'storage type: float16 or float32', 'float16')
     .option('--image-model <id>', 'id of the image backbone (recorded in the manifest)')
     .option('--text-model <id>', 'id of the text backbone (recorded in the manifest)')
-    .option('--rows-per-part <n>', 'rows per part file', '16384')
+    .option('--rows-per-part <n>', 'rows per part file (default: ~64 MiB of float32 for the widest modality)')
     .option('--json', 'print the manifest as JSON')
     .action(async (flags: ImportFlags) => {
       if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${flags.dtype}`);
@@ -46,7 +46,7 @@ export function register(program: Command): void {
       const manifest = await importNpy({
         images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
         dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
-        rowsPerPart: positiveInt(flags.rowsPerPart, '--rows-per-part'),
+        rowsPerPart: flags.rowsPerPart !== undefined ? positiveInt(flags.rowsPerPart, '--rows-per-part') : undefined,
         onProgress: (done, total) => {
           if (!started) {
             bar.start(total, 0);

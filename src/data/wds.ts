@@ -115,7 +115,8 @@ export async function* readShard(path: string, opts: WdsReadOptions = {}): Async
       if (h.type !== 'file' && h.type !== 'contiguous-file') throw fail(name, `${h.type ?? 'unknown'} members are not allowed`);
       const size = h.size ?? 0;
       if (size > maxBytes) throw fail(name, `${size} bytes exceeds the ${maxBytes}-byte member limit`);
-      const { key, ext } = splitMemberName(name);
+      // `tar -cf x.tar ./...` prefixes every member with "./"; it is not part of the key.
+      const { key, ext } = splitMemberName(name.replace(/^(\.\/)+/, ''));
       if (!key || key.endsWith('/')) throw fail(name, 'member has no sample key');
       const data = await readEntry(entry as AsyncIterable<Buffer>, size);
       if (current && current.key !== key) {

@@ -6,13 +6,16 @@ import type { SourceRow, CaptionSpec } from './sources.js';
 
 /**
  * One caption of a sample: member `key.<column>` (e.g. `txt`) when present, else the string field
- * `column` of `key.json`.
+ * `column` of `key.json`, else `key.json`'s `captions[column]` (the layout `sail download` writes).
  */
 function caption(s: WdsSample, column: string): string | undefined {
   const member = s.members[column];
   if (member !== undefined) return member.toString('utf8').trim();
   const v = s.json?.[column];
-  return typeof v === 'string' ? v : undefined;
+  if (typeof v === 'string') return v;
+  const nested = s.json?.captions as Record<string, unknown> | undefined;
+  const w = nested && typeof nested === 'object' ? nested[column] : undefined;
+  return typeof w === 'string' ? w : undefined;
 }
 
 /** Stream the samples of `shards` (in the given order) as rows numbered from 0 across shards. */

@@ -88,11 +88,12 @@ export interface HeadApplier {
 
 /**
  * Build onnxruntime sessions for the head sides (LayerNorm -> mapping -> L2 norm) and apply them in
- * row blocks of `blockRows` (default 4096) so activations of wide star heads stay bounded.
+ * row blocks of `blockRows` (default 1024) so activations of wide star heads stay bounded (1024 rows of a
+ * 4096-wide star text head with width factor 8 are 3 x 128 MiB of hidden activations).
  */
 export async function createHeadApplier(head: EvalHead, opts: SessionOptions & { blockRows?: number } = {}): Promise<HeadApplier> {
   const sessions = new Map<Side, ortTypes.InferenceSession>();
-  const block = Math.max(1, opts.blockRows ?? 4096);
+  const block = Math.max(1, opts.blockRows ?? 1024);
   const cfg = head.config;
   const sessionFor = async (side: Side) => {
     let s = sessions.get(side);

@@ -146,9 +146,14 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
       const best = new Float32Array(bq).fill(Infinity);
       const count = new Int32Array(bq);
       if (withRanks) await bestPositive(product, qBlock, bq, q0, inp, byGroup!, best);
+      const run = (c0: number) => product.scores(qBlock, bq, inp.candidates.subarray(c0 * d, Math.min(nc, c0 + cb) * d), Math.min(cb, nc - c0));
+      let pending: Promise<Float32Array> | undefined = run(0);
       for (let c0 = 0; c0 < nc; c0 += cb) {
         const bc = Math.min(cb, nc - c0);
-        const s = await product.scores(qBlock, bq, inp.candidates.subarray(c0 * d, (c0 + bc) * d), bc);
+        const s = await pending!;
+        // onnxruntime computes the next block on its own threads while this one is scanned here
+        pending = c0 + cb < nc ? run(c0 + cb) : undefined;
+        pending?.catch(() => undefined);
         for (let i = 0; i < bq; i++) {
           const row = i * bc;
           if (withRanks) {

@@ -59,14 +59,15 @@ export function paramInitializers(g: GraphBuilder, params: ParamSet): ParamValue
  * plain normalisation plus an explicit affine so that xhat is available for the LayerNorm gradients.
  */
 export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: string, param: ParamValue, training = false): HeadForwardValues {
-  const d = sideDim(cfg, side);
   const gamma = param(`${side}_layer_norm.weight`);
   const beta = param(`${side}_layer_norm.bias`);
   let y: string;
   let xhat: string | undefined;
   if (training) {
-    const ones = g.constF(new Array<number>(d).fill(1));
-    const zeros = g.constF(new Array<number>(d).fill(0));
+    // ones/zeros shaped like gamma (not like `d`), so graphs with symbolic widths work too
+    const shape = g.op('Shape', [gamma]);
+    const ones = g.op('Expand', [g.constF(1), shape]);
+    const zeros = g.op('Expand', [g.constF(0), shape]);
     xhat = g.op('LayerNormalization', [x, ones, zeros], { axis: -1, epsilon: 1e-5 });
     y = g.op('Add', [g.op('Mul', [xhat, gamma]), beta]);
   } else {

@@ -22,7 +22,11 @@ export interface ImagePreprocess {
   background?: [number, number, number];
 }
 
-/** The npm MobileNetV2 (nsfwjs) encoder's preprocessing: white background, cover 224, [0, 1], NHWC. */
+/**
+ * Close to the npm MobileNetV2 (nsfwjs) encoder's preprocessing: white background, short side to 224 and
+ * centre crop, [0, 1], NHWC. That encoder resamples with its own JS filter, so pixels (and embeddings) of a
+ * fused export differ slightly from the library's (max |diff| about 2e-2 on normalised embeddings).
+ */
 export const MOBILENET_NSFWJS_PREPROCESS: ImagePreprocess = {
   size: [224, 224],
   resize: 'cover',

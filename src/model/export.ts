@@ -1,6 +1,6 @@
 // Export a trained head (alone, and fused behind backbone ONNX graphs) plus a JSON config users can load.
 import { copyFileSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from './checkpoint.js';
@@ -88,7 +88,13 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
     let tokenizer: WordVocabTokenizer | undefined;
     if (t.tokenizer) {
       const name = 'vocab.json';
-      if (basename(t.tokenizer.vocabFile) !== name || t.tokenizer.vocabFile !== join(out, name)) copyFileSync(t.tokenizer.vocabFile, join(out, name));
+      if (resolve(t.tokenizer.vocabFile) !== resolve(out, name)) {
+        try {
+          copyFileSync(t.tokenizer.vocabFile, join(out, name));
+        } catch (e) {
+          throw new SailError(`cannot copy the tokenizer vocabulary (${(e as Error).message})`, { file: t.tokenizer.vocabFile });
+        }
+      }
       tokenizer = { ...t.tokenizer, vocabFile: name };
     }
     manifest.text.model = { file: 'text_model.onnx', inputs: fused.inputs.map((i) => i.name), outputs: fused.outputs, pooling, tokenizer };

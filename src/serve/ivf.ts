@@ -16,7 +16,7 @@ export interface IvfOptions {
   /** k-means (Lloyd) iterations. Default 10. */
   iterations?: number;
   seed?: number;
-  /** k-means is fitted on at most this many sampled vectors. Default 50,000. */
+  /** k-means is fitted on at most this many sampled vectors. Default 64 x nlist (as Faiss suggests, 39-256 per list). */
   trainSample?: number;
 }
 
@@ -84,7 +84,7 @@ export class IvfIndex {
     const nlist = Math.max(1, Math.min(n, opts.nlist ?? Math.round(Math.sqrt(n))));
     const rng = new Rng(opts.seed ?? 1);
     const perm = rng.permutation(n);
-    const sample = perm.subarray(0, Math.min(n, opts.trainSample ?? 50_000));
+    const sample = perm.subarray(0, Math.min(n, opts.trainSample ?? 64 * nlist));
     // Init from distinct random rows, then spherical Lloyd steps (mean of members, re-normalised).
     this.centroids = new Float32Array(nlist * d);
     for (let c = 0; c < nlist; c++) this.centroids.set(vectors.subarray(sample[c % sample.length] * d, sample[c % sample.length] * d + d), c * d);

@@ -127,7 +127,7 @@ export interface NpyImportOptions {
   dtype?: StoreDtype;
   imageModel?: string;
   textModel?: string;
-  /** Rows per part file (default 16384). */
+  /** Rows per part file (default: about 64 MiB of float32 for the widest modality, 256..16384 rows). */
   rowsPerPart?: number;
   onProgress?: (rowsDone: number, rows: number) => void;
 }
@@ -150,7 +150,9 @@ export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> 
       }
     });
     const dtype = opts.dtype ?? 'float16';
-    const per = opts.rowsPerPart ?? 16384;
+    // default: parts of about 64 MiB of float32 for the widest modality (bounded memory while importing)
+    const widest = Math.max(...readers.map((r) => r.header.cols));
+    const per = opts.rowsPerPart ?? Math.max(256, Math.min(16384, Math.floor(2 ** 26 / (4 * widest))));
     if (!Number.isInteger(per) || per <= 0) throw new SailError(`rowsPerPart must be a positive integer, got ${per}`);
     const writer = await createStoreWriter(opts.out, {
       modalities: sources.map(([name, , model], i) => ({ name, dim: readers[i].header.cols, dtype, ...(model ? { model } : {}) })),

@@ -148,24 +148,20 @@ export async function loadLatestCheckpoint(outDir: string): Promise<LoadedCheckp
     await fs.rm(cur, { recursive: true, force: true });
     await fs.rename(old, cur);
   }
-  for (const name of [CHECKPOINT_DIR]) {
-    const dir = join(outDir, name);
-    const statePath = join(dir, 'state.json');
-    if (!existsSync(statePath)) continue;
-    const state = await readJson<TrainState>(statePath);
-    const config = await readJson<CheckpointConfig>(join(dir, 'config.json'));
-    if (state.version !== 1 || !Number.isInteger(state.step)) throw new SailError('unsupported or corrupt training state', { file: statePath });
-    const head = await readSafetensors(join(dir, 'head.safetensors'));
-    const opt = await readSafetensors(join(dir, 'optimizer.safetensors'));
-    return {
-      dir,
-      params: new Map(head.tensors.map((t) => [t.name, t.data])),
-      optimizer: new Map(opt.tensors.map((t) => [t.name, t.data])),
-      config,
-      state,
-    };
-  }
-  return null;
+  const statePath = join(cur, 'state.json');
+  if (!existsSync(statePath)) return null;
+  const state = await readJson<TrainState>(statePath);
+  const config = await readJson<CheckpointConfig>(join(cur, 'config.json'));
+  if (state.version !== 1 || !Number.isInteger(state.step)) throw new SailError('unsupported or corrupt training state', { file: statePath });
+  const head = await readSafetensors(join(cur, 'head.safetensors'));
+  const opt = await readSafetensors(join(cur, 'optimizer.safetensors'));
+  return {
+    dir: cur,
+    params: new Map(head.tensors.map((t) => [t.name, t.data])),
+    optimizer: new Map(opt.tensors.map((t) => [t.name, t.data])),
+    config,
+    state,
+  };
 }
 
 async function readJson<T>(path: string): Promise<T> {

@@ -145,4 +145,8 @@ test('download: --shard i/n splits work disjointly and a rerun skips complete sh
   // A different shard size would move rows between shards: refused.
   await assert.rejects(download({ ...opts, shardSize: 4 }), /shard size 3/);
   assert.ok(existsSync(join(out, 'dataset.json')));
+  // A list without the URL column fails before the output folder is created (nothing gets pinned).
+  const fresh = join(dir, 'never');
+  await assert.rejects(download({ ...opts, urlCol: 'link', output: fresh }), /column "link" not found/);
+  assert.equal(existsSync(fresh), false);
 });

@@ -103,6 +103,9 @@ test('wds: hostile or malformed tars fail with the shard and member named', asyn
   // skipWithoutImage lets caption-only samples through silently; directories are ignored.
   const mixed = join(dir, 'mixed.tar');
   writeFileSync(mixed, await craftTar([{ name: 'sub', type: 'directory' }, { name: 'sub/a.txt', data: 't' }, { name: 'sub/b.png', data: 'p' }]));
+  const dotted = join(dir, 'dotted.tar');
+  writeFileSync(dotted, await craftTar([{ name: './a.jpg', data: 'x' }, { name: './a.txt', data: 'cap' }]));
+  assert.deepEqual((await collect(dotted)).map((s) => [s.key, s.text]), [['a', 'cap']]);
   const got = await collect(mixed, { skipWithoutImage: true });
   assert.deepEqual(got.map((s) => [s.key, s.imageExt, s.index]), [['sub/b', 'png', 0]]);
 });

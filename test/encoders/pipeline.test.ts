@@ -135,7 +135,7 @@ test('WebDataset tar shards: key.png + key.txt + key.json, rows numbered across 
     ['s/001.png', Buffer.from('broken')], ['s/001.txt', 'a dog'], ['s/001.json', JSON.stringify({ long: 'x' })],
   ]);
   await makeTar(join(dir, 'shard-001.tar'), [
-    ['s/002.jpg', await sharp(await colourPng(2)).jpeg().toBuffer()], ['s/002.txt', 'hello world'], ['s/002.json', JSON.stringify({ long: 'world' })],
+    ['s/002.jpg', await sharp(await colourPng(2)).jpeg().toBuffer()], ['s/002.txt', 'hello world'], ['s/002.json', JSON.stringify({ captions: { long: 'world' } })],
   ]);
   const out = join(tempDir(), 'store');
   const res = await encode({ input: dir, out, imageEncoder: img, textEncoder: txt, captions: [{ modality: 'text', column: 'txt' }, { modality: 'extra_text', column: 'long' }], partSize: 2 });

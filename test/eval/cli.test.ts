@@ -49,6 +49,38 @@ test('sail eval --task retrieval on a store with a head (2 caption modalities) e
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('sail probe ranks pairs and writes probe.json / probe.md / probe.svg', async () => {
+  const dir = tempDir();
+  const rng = new Rng(2);
+  const n = 120;
+  const z = new Float32Array(n * 4).map(() => rng.normal());
+  const lift = (d: number, mix: number) => {
+    const m = new Float32Array(4 * d).map(() => rng.normal());
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let a = 0; a < 4; a++) s += z[i * 4 + a] * m[a * d + j];
+      x[i * d + j] = mix * s + (1 - mix) * 3 * rng.normal();
+    }
+    return x;
+  };
+  // one store holding both modalities (aligned), one image-only store of noise paired with the first store's text
+  const w = await createStoreWriter(join(dir, 'both'), { modalities: [{ name: 'image', dim: 6, dtype: 'float16' }, { name: 'text', dim: 5, dtype: 'float16' }] });
+  await w.writePart(0, { image: lift(6, 0.9), text: lift(5, 0.9) });
+  await w.finalize();
+  const w2 = await createStoreWriter(join(dir, 'noise'), { modalities: [{ name: 'image', dim: 6, dtype: 'float16' }] });
+  await w2.writePart(0, { image: lift(6, 0) });
+  await w2.finalize();
+  const out = join(dir, 'probe');
+  const r = runSail(['probe', '--pair', `noise=${join(dir, 'noise')},${join(dir, 'both')}`, '--pair', `aligned=${join(dir, 'both')}`,
+    '--out', out, '--held-out', '40', '--dim', '8', '--lr', '3e-3', '--batch-size', '40', '--epochs', '10', '--threads', '1', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.deepEqual(rep.ranking.map((x: { name: string }) => x.name), ['aligned', 'noise']);
+  for (const f of ['probe.json', 'probe.md', 'probe.svg']) assert.ok(existsSync(join(out, f)), f);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('sail eval / probe give one-line errors for bad input', () => {
   const bad = runSail(['eval', '--task', 'nope']);
   assert.equal(bad.status, 1);

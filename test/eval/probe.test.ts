@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runProbe, splitRows } from '../../src/eval/probe.js';
@@ -75,4 +75,16 @@ test('probing ranks the planted well-aligned pair first (and resumes from result
   const again = await runProbe(opts);
   assert.deepEqual(again.ranking.map((r) => r.score), rep.ranking.map((r) => r.score));
   assert.ok(performance.now() - t0 < 2000);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('bar chart SVG: one bar per entry in order, widths to scale, text escaped', async () => {
+  const { barChartSvg } = await import('../../src/eval/svg.js');
+  const svg = barChartSvg([{ label: 'a<b>&"c"', value: 50 }, { label: 'second', value: 25, note: 'x' }, { label: 'none', value: NaN }], { title: 'T', width: 700 });
+  assert.ok(svg.startsWith('<svg') && svg.trim().endsWith('</svg>'));
+  assert.ok(svg.includes('a&lt;b&gt;&amp;&quot;c&quot;') && !svg.includes('a<b>'));
+  const widths = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+  assert.equal(widths.length, 3);
+  assert.ok(Math.abs(widths[0] - 2 * widths[1]) < 0.2 && widths[2] === 0);
+  assert.match(svg, /n\/a/);
 });

@@ -86,3 +86,11 @@ test('evaluateSegmentation on images/ + masks/ + classes.txt', async () => {
   assert.ok(Math.abs(r.miou - 1.75 / 3) < 1e-12);
   await model.dispose();
 });
+
+test('sail segment CLI: a missing checkpoint is a one-line error naming it', async () => {
+  const { runSail } = await import('../helpers/cli.js');
+  const dir = tempDir();
+  const r = runSail(['segment', join(dir, 'x.png'), '--classes', 'a,b', '--model', join(dir, 'nohead.safetensors'), '--vision-model', 'x', '--text-model', 'y']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^sail: .*nohead\.safetensors: checkpoint not found\n$/);
+});

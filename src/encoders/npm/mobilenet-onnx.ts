@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { SailError } from '../../util/errors.js';
+import { MOBILENET_DIM, MOBILENET_SIZE } from './ids.js';
 import { cacheDir, findPackage } from './packages.js';
 import { decodeWeights, loadNsfwjsMobileNet } from './tfjs-artifacts.js';
 import { convertTfjsGraph } from './tfjs-to-onnx.js';
@@ -11,9 +12,7 @@ import { convertTfjsGraph } from './tfjs-to-onnx.js';
 export const CONVERTER_VERSION = 1;
 /** Suffix of the TF node whose output is the pooled 1792-d feature vector. */
 export const FEATURE_NODE_SUFFIX = 'feature_vector/SpatialSqueeze';
-/** Input side (pixels) and feature width of the model. */
-export const MOBILENET_SIZE = 224;
-export const MOBILENET_DIM = 1792;
+export { MOBILENET_DIM, MOBILENET_SIZE } from './ids.js';
 
 /** A ready-to-load ONNX file and facts about it. */
 export interface MobileNetOnnx {

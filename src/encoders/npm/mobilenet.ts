@@ -4,7 +4,8 @@ import { f32, ort } from '../../onnx/session.js';
 import { SailError } from '../../util/errors.js';
 import type { ImageEncoder, ImageInput } from '../types.js';
 import { decodeBatch, type ResizeMode } from './image-preprocess.js';
-import { MOBILENET_DIM, MOBILENET_SIZE, ensureMobileNetOnnx } from './mobilenet-onnx.js';
+import { MOBILENET_DIM, MOBILENET_ID, MOBILENET_SIZE } from './ids.js';
+import { ensureMobileNetOnnx } from './mobilenet-onnx.js';
 
 /** Options of {@link loadMobileNetV2Nsfwjs}. */
 export interface MobileNetOptions {
@@ -28,8 +29,7 @@ export interface MobileNetOptions {
   cacheDir?: string;
 }
 
-/** Registry id of this backbone. */
-export const MOBILENET_ID = 'mobilenetv2-nsfwjs';
+export { MOBILENET_ID } from './ids.js';
 
 /** The loaded encoder, with facts the benchmark and CLI report. */
 export interface MobileNetEncoder extends ImageEncoder {

@@ -13,7 +13,10 @@ export function tfjsWasm(): Promise<typeof tf> {
     if (!ok) throw new SailError('TF.js wasm backend failed to initialise');
     await tf.ready();
     return tf;
-  })();
+  })().catch((err: unknown) => {
+    ready = null; // let a later call try again
+    throw err;
+  });
   return ready;
 }
 

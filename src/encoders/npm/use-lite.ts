@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import type { GraphModel } from '@tensorflow/tfjs';
 import { SailError } from '../../util/errors.js';
 import type { TextEncoder } from '../types.js';
+import { USE_LITE_DIM, USE_LITE_ID } from './ids.js';
 import { findPackage } from './packages.js';
 import { loadModelJsonDir } from './tfjs-artifacts.js';
 import { tfjsWasm } from './tfjs-wasm.js';
 import { UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 
-/** Registry id of this backbone. */
-export const USE_LITE_ID = 'use-lite';
-export const USE_LITE_DIM = 512;
+export { USE_LITE_DIM, USE_LITE_ID } from './ids.js';
 
 /** Options of {@link loadUseLite}. */
 export interface UseLiteOptions {

@@ -8,7 +8,7 @@ import { createSession, ort } from '../../onnx/session.js';
 import type { Batch, StepResult } from '../engine-types.js';
 import type { EngineTuning } from '../engine.js';
 import { cpuOnly, take as takeOut, tensor } from './io.js';
-import { buildBackwardGraph, buildForwardGraph, buildInfoNceStatsGraph, buildLossBlockGraph, gradName } from './build.js';
+import { buildBackwardGraph, buildForwardGraph, buildInfoNceStatsGraph, buildLossBlockGraph, gradName, neutralName } from './build.js';
 
 
 function addInto(acc: Float32Array, part: Float32Array, offset = 0): void {
@@ -59,7 +59,7 @@ export class BlockedRunner {
   private sideFeeds(params: ParamSet, side: Side): Record<string, ort.Tensor> {
     const names = new Set(sideParamNames(this.opts.head, side));
     const feeds: Record<string, ort.Tensor> = {};
-    for (const p of params) if (names.has(p.name)) feeds[p.name] = tensor(p.data, p.shape);
+    for (const p of params) if (names.has(p.name)) feeds[neutralName(p.name)] = tensor(p.data, p.shape);
     return feeds;
   }
 
@@ -68,7 +68,7 @@ export class BlockedRunner {
     const cfg = this.opts.head;
     const d = sideDim(cfg, side);
     const o = cfg.targetDim;
-    const s = await this.session(`fwd:${side}`, () => buildForwardGraph(cfg, side));
+    const s = await this.session('fwd', () => buildForwardGraph(cfg));
     const feeds = this.sideFeeds(params, side);
     for (let i0 = 0; i0 < n; i0 += this.headRows) {
       const r = Math.min(this.headRows, n - i0);
@@ -83,7 +83,7 @@ export class BlockedRunner {
     const cfg = this.opts.head;
     const d = sideDim(cfg, side);
     const o = cfg.targetDim;
-    const s = await this.session(`bwd:${side}`, () => buildBackwardGraph(cfg, side));
+    const s = await this.session('bwd', () => buildBackwardGraph(cfg));
     const feeds = this.sideFeeds(params, side);
     const names = sideParamNames(cfg, side);
     for (let i0 = 0; i0 < n; i0 += this.headRows) {
@@ -94,11 +94,11 @@ export class BlockedRunner {
       const scratch = names.map((name) => {
         const spec = this.specs.find((p) => p.name === name)!;
         const b = this.buf(`g:${name}`, spec.shape.reduce((a, c) => a * c, 1));
-        fetches[gradName(name)] = tensor(b, spec.shape);
+        fetches[gradName(neutralName(name))] = tensor(b, spec.shape);
         return b;
       });
       const out = await s.run(feeds, fetches);
-      names.forEach((name, k) => addInto(grads.get(name)!, this.take(out, gradName(name), scratch[k])));
+      names.forEach((name, k) => addInto(grads.get(name)!, this.take(out, gradName(neutralName(name)), scratch[k])));
     }
   }
 

@@ -1,8 +1,8 @@
 // Complete training graphs (ONNX bytes) built from the head forward/backward and loss-block pieces:
 // one fused graph for batches that fit, and the four pieces of the blocked path for huge batches.
 import { GraphBuilder } from '../../onnx/graph.js';
-import { paramSpecs, type HeadConfig, type Side } from '../../head/config.js';
-import { headForward, l2Normalize, paramInputs, sideDim, sideParamNames } from '../../head/graph.js';
+import { paramSpecs, type HeadConfig } from '../../head/config.js';
+import { headForward, l2Normalize, paramInputs, sideParamNames } from '../../head/graph.js';
 import type { LossType } from '../engine-types.js';
 import { headBackward, l2NormalizeBackward } from './head-backward.js';
 import { infoNceBlock, infoNceColumnStats, siglipBlock, type BlockOutputs } from './loss.js';
@@ -75,31 +75,51 @@ export function buildFusedGraph(cfg: HeadConfig, loss: LossType, extra: boolean)
   return g.toBytes();
 }
 
-/** Blocked path, piece 1: one side's head forward on a row chunk, normalised. Inputs: side params, x [R, d]. Output: v [R, D]. */
-export function buildForwardGraph(cfg: HeadConfig, side: Side): Uint8Array {
-  const g = new GraphBuilder(`sail_fwd_${side}`);
-  const param = paramInputs(g, cfg, sideParamNames(cfg, side));
-  const x = g.input('x', 'float32', ['R', sideDim(cfg, side)]);
-  const f = headForward(g, cfg, side, x, param, false);
+/** Side-neutral parameter name: 'text_mapping_network.g.weight' -> 'mapping_network.g.weight'. */
+export const neutralName = (name: string): string => name.replace(/^(vision|text)_/, '');
+
+/**
+ * Parameter inputs of a side-neutral head graph: every dimension symbolic, names without the side
+ * prefix, so ONE session serves both sides (and one memory arena instead of two). Returns the lookup
+ * for headForward, which is built with the vision names.
+ */
+function neutralParamInputs(g: GraphBuilder, cfg: HeadConfig): { param: (name: string) => string; names: string[] } {
+  const names = sideParamNames(cfg, 'vision');
+  const specs = paramSpecs(cfg);
+  for (const name of names) {
+    const shape = specs.find((s) => s.name === name)!.shape;
+    g.input(neutralName(name), 'float32', shape.map((_, i) => `${neutralName(name)}:${i}`));
+  }
+  return { param: neutralName, names };
+}
+
+/**
+ * Blocked path, piece 1: a head forward on a row chunk, normalised, for either side (feed that side's
+ * parameters under their neutral names). Inputs: params, x [R, d]. Output: v [R, D].
+ */
+export function buildForwardGraph(cfg: HeadConfig): Uint8Array {
+  const g = new GraphBuilder('sail_fwd');
+  const { param } = neutralParamInputs(g, cfg);
+  const x = g.input('x', 'float32', ['R', 'Din']);
+  const f = headForward(g, cfg, 'vision', x, param, false);
   g.output(l2Normalize(g, f.out).v, 'v', 'float32', ['R', cfg.targetDim]);
   return g.toBytes();
 }
 
 /**
- * Blocked path, piece 3: recompute one side's forward on a chunk and backpropagate dv (gradient w.r.t.
- * the normalised output) to that side's parameters. Inputs: side params, x [R, d], dv [R, D].
+ * Blocked path, piece 3: recompute a head forward on a chunk and backpropagate dv (gradient w.r.t.
+ * the normalised output) to the parameters, for either side. Inputs: neutral params, x [R, d],
+ * dv [R, D]. Outputs: grad.<neutral name>.
  */
-export function buildBackwardGraph(cfg: HeadConfig, side: Side): Uint8Array {
-  const g = new GraphBuilder(`sail_bwd_${side}`);
-  const names = sideParamNames(cfg, side);
-  const param = paramInputs(g, cfg, names);
-  const x = g.input('x', 'float32', ['R', sideDim(cfg, side)]);
+export function buildBackwardGraph(cfg: HeadConfig): Uint8Array {
+  const g = new GraphBuilder('sail_bwd');
+  const { param, names } = neutralParamInputs(g, cfg);
+  const x = g.input('x', 'float32', ['R', 'Din']);
   const dv = g.input('dv', 'float32', ['R', cfg.targetDim]);
-  const f = headForward(g, cfg, side, x, param, true);
+  const f = headForward(g, cfg, 'vision', x, param, true);
   const n = l2Normalize(g, f.out);
-  const grads = headBackward(g, cfg, side, f, l2NormalizeBackward(g, n.v, n.invNorm, dv), param);
-  const specs = paramSpecs(cfg);
-  for (const name of names) g.output(grads[name], gradName(name), 'float32', specs.find((s) => s.name === name)!.shape);
+  const grads = headBackward(g, cfg, 'vision', f, l2NormalizeBackward(g, n.v, n.invNorm, dv), param);
+  for (const name of names) g.output(grads[name], gradName(neutralName(name)), 'float32');
   return g.toBytes();
 }
 
