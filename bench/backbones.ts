@@ -15,9 +15,12 @@ function repoRoot(): string {
   return dir;
 }
 
-/** Best-of-`reps` wall seconds of `fn` (after one warm-up call) and the process CPU seconds per call. */
-async function best(fn: () => Promise<unknown>, reps: number): Promise<{ wall: number; cpu: number }> {
-  await fn();
+/**
+ * Best-of-`reps` wall seconds of `fn` and the process CPU seconds per call, after `warm` warm-up
+ * calls (onnxruntime grows its arena and plans memory over the first runs of a shape).
+ */
+async function best(fn: () => Promise<unknown>, reps: number, warm = 1): Promise<{ wall: number; cpu: number }> {
+  for (let i = 0; i < warm; i++) await fn();
   let wall = Infinity;
   const u0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
@@ -66,7 +69,7 @@ async function benchImages(root: string): Promise<void> {
       const enc = await loadMobileNetV2Nsfwjs({ threads, batchSize: batch });
       flops = enc.flopsPerImage;
       const pixels = await decodeBatch(buffers.slice(0, batch), 224, 'crop');
-      const r = await best(() => enc.encodeTensor(pixels, batch), Math.max(2, Math.ceil(16 / batch)));
+      const r = await best(() => enc.encodeTensor(pixels, batch), Math.max(4, Math.ceil(32 / batch)), 3);
       const floor = (peaks.get(threads)! * 1e9) / flops;
       const rate = batch / r.wall;
       console.log(`${String(threads).padStart(7)} ${String(batch).padStart(6)} ${fmt(rate)} ${fmt((1000 * r.cpu) / batch, 2)}` +

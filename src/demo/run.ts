@@ -21,7 +21,7 @@ export const DEFAULT_TEXT_BACKBONE = 'use-lite';
 
 /** Demo hyper-parameters (chosen by measurement on 2 cores; see docs/demo.md). */
 export const DEMO_DEFAULTS = {
-  steps: 300,
+  steps: 150,
   batchSize: 512,
   lr: 1e-4,
   weightDecay: 1e-4,

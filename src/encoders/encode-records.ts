@@ -38,6 +38,10 @@ export async function checkRunSettings(out: string, settings: Record<string, unk
     if (have !== want) throw new SailError(`this store was started with different encode settings: ${have} (now ${want}); use a new --out folder`, { file: path });
     return;
   }
+  // parts without settings were not written by an encode run: resuming would mistake them for ours
+  if (existsSync(out) && (await fs.readdir(out)).some((n) => n === 'manifest.json' || /^part-\d{5}\.json$/.test(n))) {
+    throw new SailError('folder already holds a store that `sail encode` did not start; use a new --out folder', { file: out });
+  }
   await writeJsonAtomic(path, settings);
 }
 

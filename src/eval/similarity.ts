@@ -25,6 +25,11 @@ export interface ScanInput {
    */
   queryGroup?: Int32Array;
   candidateGroup?: Int32Array;
+  /**
+   * Also rank in the other direction in the same pass (needs groups): for each candidate, 1 + the number
+   * of non-positive queries scoring >= its best positive query. Retrieval gets I2T and T2I from one product.
+   */
+  columnRanks?: boolean;
 }
 
 /** Result of a scan. */
@@ -39,6 +44,9 @@ export interface ScanResult {
   ranks?: Int32Array;
   /** Best positive score per query (with groups). */
   positiveScores?: Float32Array;
+  /** With `columnRanks`: pessimistic rank of each candidate's best positive query, and that score. */
+  columnRanks?: Int32Array;
+  columnPositiveScores?: Float32Array;
 }
 
 export interface SimilarityOptions extends SessionOptions {
@@ -100,6 +108,7 @@ function checkInput(inp: ScanInput): { nq: number; nc: number } {
   if ((inp.queryGroup === undefined) !== (inp.candidateGroup === undefined)) throw new SailError('similarity: give both queryGroup and candidateGroup, or neither');
   if (inp.queryGroup && inp.queryGroup.length !== nq) throw new SailError(`similarity: queryGroup has ${inp.queryGroup.length} entries for ${nq} queries`);
   if (inp.candidateGroup && inp.candidateGroup.length !== nc) throw new SailError(`similarity: candidateGroup has ${inp.candidateGroup.length} entries for ${nc} candidates`);
+  if (inp.columnRanks && !inp.queryGroup) throw new SailError('similarity: columnRanks needs queryGroup and candidateGroup');
   const k = inp.topK ?? 0;
   if (!Number.isInteger(k) || k < 0) throw new SailError(`similarity: topK must be a non-negative integer, got ${k}`);
   return { nq, nc };
@@ -137,9 +146,13 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
   const qg = inp.queryGroup;
   const cg = inp.candidateGroup;
   const byGroup = cg ? groupIndex(cg) : undefined;
+  const withCols = inp.columnRanks === true;
+  const colBest = withCols ? new Float32Array(nc) : undefined;
+  const colCount = withCols ? new Int32Array(nc) : undefined;
   const totalRuns = Math.ceil(nq / qb) * Math.ceil(nc / cb);
   let runs = 0;
   try {
+    if (withCols) await columnBest(product, inp, groupIndex(qg!), cb, colBest!);
     for (let q0 = 0; q0 < nq; q0 += qb) {
       const bq = Math.min(qb, nq - q0);
       const qBlock = inp.queries.subarray(q0 * d, (q0 + bq) * d);
@@ -156,7 +169,18 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
         pending?.catch(() => undefined);
         for (let i = 0; i < bq; i++) {
           const row = i * bc;
-          if (withRanks) {
+          if (withCols) {
+            const t = best[i];
+            const g = qg![q0 + i];
+            let cnt = 0;
+            for (let j = 0; j < bc; j++) {
+              const v = s[row + j];
+              if (cg![c0 + j] === g) continue;
+              if (v >= t) cnt++;
+              if (v >= colBest![c0 + j]) colCount![c0 + j]++;
+            }
+            count[i] += cnt;
+          } else if (withRanks) {
             const t = best[i];
             const g = qg![q0 + i];
             let cnt = 0;
@@ -178,7 +202,46 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
   } finally {
     await product.dispose();
   }
-  return { nQueries: nq, nCandidates: nc, k, topIndices: topIdx, topScores: topSc, ranks, positiveScores: posScores };
+  const res: ScanResult = { nQueries: nq, nCandidates: nc, k, topIndices: topIdx, topScores: topSc, ranks, positiveScores: posScores };
+  if (withCols) {
+    res.columnRanks = colCount!.map((c) => c + 1);
+    res.columnPositiveScores = colBest;
+  }
+  return res;
+}
+
+/**
+ * Best positive query score of every candidate, block by block, with the queries as the left operand
+ * (the orientation of the main scan) so the values match the scan's bit for bit.
+ */
+async function columnBest(product: BlockProduct, inp: ScanInput, queriesByGroup: Map<number, number[]>, cb: number, colBest: Float32Array): Promise<void> {
+  const d = inp.dim;
+  const nc = colBest.length;
+  for (let c0 = 0; c0 < nc; c0 += cb) {
+    const bc = Math.min(cb, nc - c0);
+    const lists: number[][] = [];
+    const rowsOf = new Map<number, number>();
+    const gathered: number[] = [];
+    for (let j = 0; j < bc; j++) {
+      const list = queriesByGroup.get(inp.candidateGroup![c0 + j]);
+      if (!list) throw new SailError(`similarity: candidate ${c0 + j} (group ${inp.candidateGroup![c0 + j]}) has no positive query`, { row: c0 + j });
+      lists.push(list);
+      for (const q of list) {
+        if (!rowsOf.has(q)) {
+          rowsOf.set(q, gathered.length);
+          gathered.push(q);
+        }
+      }
+    }
+    const a = new Float32Array(gathered.length * d);
+    for (let r = 0; r < gathered.length; r++) a.set(inp.queries.subarray(gathered[r] * d, (gathered[r] + 1) * d), r * d);
+    const s = await product.scores(a, gathered.length, inp.candidates.subarray(c0 * d, (c0 + bc) * d), bc);
+    for (let j = 0; j < bc; j++) {
+      let m = -Infinity;
+      for (const q of lists[j]) m = Math.max(m, s[rowsOf.get(q)! * bc + j]);
+      colBest[c0 + j] = m;
+    }
+  }
 }
 
 /** Best positive score of each query of the block, via one product against the gathered positives. */

@@ -31,9 +31,9 @@ export async function evaluateRetrieval(
   const v = l2NormalizeRows(images, dim, new Float32Array(images.length));
   const w = l2NormalizeRows(texts, dim, new Float32Array(texts.length));
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
-  const i2t = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText }, opts);
-  const t2i = await scanSimilarity({ queries: w, candidates: v, dim, queryGroup: imageOfText, candidateGroup: imageIds }, opts);
-  return retrievalMetrics(i2t.ranks!, t2i.ranks!, opts.ks ?? [1, 5, 10]);
+  // one product: rows give I2T ranks, columns T2I ranks
+  const r = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText, columnRanks: true }, opts);
+  return retrievalMetrics(r.ranks!, r.columnRanks!, opts.ks ?? [1, 5, 10]);
 }
 
 /** Options of {@link evaluateRetrievalOnStores}. */

@@ -84,5 +84,5 @@ export async function buildImageIndex(root: string, opts: BuildIndexOptions): Pr
     off += v.length;
   }
   const names = kept.map((f) => relative(root, f).split(sep).join('/'));
-  return { files: kept, names, index: new IvfIndex(data, opts.dim, opts), skipped };
+  return { files: kept, names, index: await IvfIndex.build(data, opts.dim, opts), skipped };
 }

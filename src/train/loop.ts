@@ -2,7 +2,7 @@
 // JSONL metrics log and resumable checkpoints (a resumed run is bit-identical to an uninterrupted one).
 import { existsSync, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
+import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
 import { openStore } from '../store/reader.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -112,6 +112,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     if (o.extraText && store.dim(o.extraText) !== store.dim(textMod)) {
       throw new SailError(`extra-text modality ${o.extraText} has dim ${store.dim(o.extraText)}, text has ${store.dim(textMod)}`, { file: store.dir });
     }
+    if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new SailError(`weight decay must be a finite number >= 0, got ${o.weightDecay}`);
     if (!Number.isInteger(B) || B < 2) throw new SailError(`batch size must be an integer >= 2, got ${B}`);
     if (store.rows < B) throw new SailError(`store has ${store.rows} rows, fewer than the batch size ${B}`, { file: store.dir });
     const stepsPerEpoch = Math.floor(store.rows / B);
@@ -139,24 +140,26 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       storeRows: store.rows,
     };
 
-    // Parameters and optimizer: fresh, from --init, or from the checkpoint.
-    let params: ParamSet = initParams(head, new Rng(seed));
-    if (o.initFile) params = await loadHeadParams(o.initFile, head);
-    const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
-    let startStep = 0;
-    let pairsSeen = 0;
-    let secondsBefore = 0;
+    // Parameters and optimizer: from the checkpoint, from --init, or fresh.
     const ckPath = join(o.outDir, CHECKPOINT_DIR);
     const logPath = join(o.outDir, 'train.jsonl');
     const existing = await loadLatestCheckpoint(o.outDir);
     if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
+    let params: ParamSet;
     if (existing) {
       checkResumable(existing.config, config, existing.dir);
-      params = params.map((p) => {
-        const d = existing.params.get(p.name);
-        if (!d || d.length !== p.data.length) throw new SailError(`checkpoint tensor ${p.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
-        return { ...p, data: d };
+      params = paramSpecs(head).map((s) => {
+        const d = existing.params.get(s.name);
+        if (!d || d.length !== s.shape.reduce((a, b) => a * b, 1)) throw new SailError(`checkpoint tensor ${s.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
+        return { name: s.name, shape: s.shape, data: d };
       });
+    } else if (o.initFile) params = await loadHeadParams(o.initFile, head);
+    else params = initParams(head, new Rng(seed));
+    const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
+    let startStep = 0;
+    let pairsSeen = 0;
+    let secondsBefore = 0;
+    if (existing) {
       optimizer.load(existing.optimizer, existing.state.optimizerSteps, join(existing.dir, 'optimizer.safetensors'));
       startStep = existing.state.step;
       pairsSeen = existing.state.pairsSeen;

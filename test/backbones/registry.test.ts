@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backbones } from '../../src/encoders/npm/index.js';
 import { getBackbone, loadImageEncoder, loadTextEncoder } from '../../src/encoders/registry.js';
+import { SailError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers/paths.js';
 import { emojiPng } from './util.js';
 
@@ -21,4 +22,5 @@ test('npm backbones are registered and load through the registry', async () => {
   } finally {
     await image.dispose();
   }
+  await assert.rejects(loadImageEncoder('mobilenetv2-nsfwjs:cls'), SailError);
 });

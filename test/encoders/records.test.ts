@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromRanges, removeStaleTemps, toRanges } from '../../src/encoders/encode-records.js';
+import { checkRunSettings, fromRanges, removeStaleTemps, toRanges } from '../../src/encoders/encode-records.js';
 import { tempDir } from '../helpers/paths.js';
 
 test('kept row ids compress to half-open ranges and back', () => {
@@ -25,4 +25,14 @@ test('stale temp files: dead writers removed, live or young ones kept', async ()
   assert.equal(await removeStaleTemps(dir, 60_000), 1);
   assert.ok(!existsSync(deadTemp));
   assert.ok(existsSync(liveTemp) && existsSync(other));
+});
+
+test('run settings: recorded once, must match on resume, foreign stores refused', async () => {
+  const dir = tempDir();
+  await checkRunSettings(dir, { a: 1 });
+  await checkRunSettings(dir, { a: 1 });
+  await assert.rejects(checkRunSettings(dir, { a: 2 }), /different encode settings/);
+  const foreign = tempDir();
+  writeFileSync(join(foreign, 'part-00000.json'), '{}');
+  await assert.rejects(checkRunSettings(foreign, { a: 1 }), /did not start/);
 });

@@ -38,6 +38,7 @@ test('blocked scan equals a naive float64 product: top-K lists, scores and multi
   for (const [qb, cb] of [[5, 7], [64, 1024], [1, 53]]) {
     const r = await scanSimilarity({ queries: q, candidates: c, dim: d, topK: k, queryGroup: qg, candidateGroup: cg }, { queryBlock: qb, candidateBlock: cb, threads: 1 });
     assert.deepEqual([...r.ranks!], [...refRanks], `ranks, blocks ${qb}x${cb}`);
+    assert.equal(r.columnRanks, undefined);
     for (let i = 0; i < nq; i++) {
       const order = Array.from({ length: nc }, (_, j) => j).sort((a, b) => ref[i * nc + b] - ref[i * nc + a]);
       assert.deepEqual([...r.topIndices!.subarray(i * k, (i + 1) * k)], order.slice(0, k), `top-K of query ${i}`);
@@ -49,6 +50,28 @@ test('blocked scan equals a naive float64 product: top-K lists, scores and multi
   }
   const dense = await similarityMatrix(q, c, d, { threads: 1 });
   for (let i = 0; i < dense.length; i++) assert.ok(Math.abs(dense[i] - ref[i]) < 1e-5);
+});
+
+test('one-pass column ranks equal the ranks of the transposed float64 product', async () => {
+  const rng = new Rng(8);
+  const d = 16;
+  const nImg = 29;
+  const q = randRows(nImg, d, rng);
+  const imageOfText = Int32Array.from({ length: 3 * nImg - 4 }, (_, t) => t % nImg); // 1-3 captions per image
+  const c = randRows(imageOfText.length, d, rng);
+  const ids = Int32Array.from({ length: nImg }, (_, i) => i);
+  const ref = naive(q, c, d);
+  const nc = imageOfText.length;
+  const tr = new Float64Array(nc * nImg);
+  for (let i = 0; i < nImg; i++) for (let j = 0; j < nc; j++) tr[j * nImg + i] = ref[i * nc + j];
+  const want = ranksFromMatrix(tr, nc, nImg, imageOfText, ids);
+  for (const [qb, cb] of [[4, 9], [1000, 1000]]) {
+    const r = await scanSimilarity({ queries: q, candidates: c, dim: d, queryGroup: ids, candidateGroup: imageOfText, columnRanks: true }, { queryBlock: qb, candidateBlock: cb, threads: 1 });
+    assert.deepEqual([...r.columnRanks!], [...want]);
+    assert.deepEqual([...r.ranks!], [...ranksFromMatrix(ref, nImg, nc, ids, imageOfText)]);
+  }
+  // a candidate without a positive query cannot be ranked
+  await assert.rejects(scanSimilarity({ queries: q, candidates: c, dim: d, queryGroup: ids, candidateGroup: imageOfText.map((g, t) => (t === 0 ? 999 : g)), columnRanks: true }), /no positive/);
 });
 
 test('ties: a candidate equal to the positive counts against the query; top-K ties keep index order', async () => {

@@ -30,7 +30,7 @@ function bruteTopK(x: Float32Array, d: number, q: Float32Array, k: number): numb
   return scores.sort((a, b) => b.s - a.s).slice(0, k).map((e) => e.i);
 }
 
-test('IVF: exact mode equals brute force; approximate mode keeps recall@10 >= 0.9 while scanning a fraction', () => {
+test('IVF: exact mode equals brute force; approximate mode keeps recall@10 >= 0.9 while scanning a fraction', async () => {
   const d = 24;
   const raw = clustered(4000, d, 40, 3);
   // Same seed: the first 50 data points; perturbed below so queries are near, not on, indexed points.
@@ -38,9 +38,9 @@ test('IVF: exact mode equals brute force; approximate mode keeps recall@10 >= 0.
   const qrng = new Rng(99);
   for (let i = 0; i < queries.length; i++) queries[i] += 0.2 * qrng.normal();
 
-  const exact = new IvfIndex(raw.slice(), d, { exactBelow: 10_000 });
+  const exact = await IvfIndex.build(raw.slice(), d, { exactBelow: 10_000 });
   assert.equal(exact.exact, true);
-  const ivf = new IvfIndex(raw.slice(), d, { exactBelow: 1000, seed: 5 });
+  const ivf = await IvfIndex.build(raw.slice(), d, { exactBelow: 1000, seed: 5 });
   assert.equal(ivf.exact, false);
   assert.equal(ivf.nlist, Math.round(Math.sqrt(4000)));
   assert.equal(ivf.lists.reduce((s, l) => s + l.length, 0), 4000);

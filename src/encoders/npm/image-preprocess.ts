@@ -1,4 +1,4 @@
-// Image decoding and resizing for square-input CNNs (sharp / libvips, off the JS thread).
+// Image decoding (sharp, on libuv threads) and squaring to the CNN input size (JS resampling).
 import sharp from 'sharp';
 import type { ImageInput } from '../types.js';
 import { SailError } from '../../util/errors.js';

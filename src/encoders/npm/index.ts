@@ -2,6 +2,7 @@
 // The registry (src/encoders/registry.ts) imports this module lazily and registers `backbones`.
 // Importing it is cheap: onnxruntime, sharp and TF.js load only when a backbone is loaded.
 import type { BackboneSpec, EncoderLoadOptions } from '../registry.js';
+import { SailError } from '../../util/errors.js';
 import { MOBILENET_DIM, MOBILENET_ID, USE_LITE_DIM, USE_LITE_ID } from './ids.js';
 import type { MobileNetEncoder, MobileNetOptions } from './mobilenet.js';
 import type { UseLiteEncoder, UseLiteOptions } from './use-lite.js';
@@ -28,13 +29,18 @@ export const backbones: BackboneSpec[] = [
     name: MOBILENET_ID,
     dim: MOBILENET_DIM,
     description: 'MobileNetV2 1.4 TF-Hub feature vector from npm nsfwjs@4.4.0 (converted to ONNX, cached), 224px, offline',
-    load: (opts: EncoderLoadOptions) =>
-      loadMobileNetV2Nsfwjs({
+    load: (opts: EncoderLoadOptions) => {
+      // Pooled features only: there is no CLS token or patch grid to choose from.
+      if (opts.recipe !== undefined) {
+        return Promise.reject(new SailError(`backbone '${MOBILENET_ID}' has no '${opts.recipe}' recipe (it yields pooled features)`));
+      }
+      return loadMobileNetV2Nsfwjs({
         threads: opts.threads,
         executionProviders: opts.executionProviders,
         batchSize: opts.batchSize,
         cacheDir: opts.cacheDir,
-      }),
+      });
+    },
   },
   {
     kind: 'text',
