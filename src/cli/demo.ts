@@ -34,6 +34,7 @@ interface DemoFlags {
   backbones?: string;
   imageBackbone?: string;
   textBackbone?: string;
+  allowDownload?: boolean;
   json?: boolean;
 }
 
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .option('--backbones <image,text>', 'image and text backbones, e.g. dinov2-small,gte-base')
     .option('--image-backbone <name|dir>', 'image backbone registry name or local model folder')
     .option('--text-backbone <name|dir>', 'text backbone registry name or local model folder')
+    .option('--allow-download', 'let hub backbones (dinov2-*, gte-*) download missing model files')
     .option('--json', 'print the results as JSON')
     .action(async (flags: DemoFlags) => {
       let imageBackbone = flags.imageBackbone;
@@ -92,6 +94,7 @@ export function register(program: Command): void {
           targetDim: flags.targetDim,
           imageBackbone,
           textBackbone,
+          allowDownload: flags.allowDownload,
           onProgress,
         });
       } finally {

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { SailError } from '../util/errors.js';
 import { exportModel } from '../model/export.js';
 import { POOLINGS, type Pooling } from '../model/fuse.js';
-import type { ImagePreprocess, WordVocabTokenizer } from '../model/export-config.js';
+import { DINOV2_PREPROCESS, MOBILENET_NSFWJS_PREPROCESS, type ImagePreprocess, type WordVocabTokenizer } from '../model/export-config.js';
+
+const PRESETS: Record<string, ImagePreprocess> = { dinov2: DINOV2_PREPROCESS, 'mobilenetv2-nsfwjs': MOBILENET_NSFWJS_PREPROCESS };
 
 interface ExportFlags {
   out: string;
@@ -44,7 +46,7 @@ export function register(program: Command): void {
     .option('--vision-backbone-onnx <file>', 'image backbone ONNX to fuse in front of the vision head')
     .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
     .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
-    .option('--vision-preprocess <json>', 'JSON file with the image preprocessing (default: DINOv2 processor)')
+    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) or a JSON file (default dinov2)`)
     .option('--no-patches', 'do not write image_patches.onnx')
     .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
     .option('--text-output <name>', 'text backbone output to pool')
@@ -59,7 +61,7 @@ export function register(program: Command): void {
               onnx: flags.visionBackboneOnnx,
               output: flags.visionOutput,
               pooling: pooling(flags.visionPooling),
-              preprocess: flags.visionPreprocess ? readJson<ImagePreprocess>(flags.visionPreprocess) : undefined,
+              preprocess: flags.visionPreprocess ? (PRESETS[flags.visionPreprocess] ?? readJson<ImagePreprocess>(flags.visionPreprocess)) : undefined,
               patches: flags.patches === false ? false : undefined,
             }
           : undefined,

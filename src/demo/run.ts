@@ -56,6 +56,8 @@ export interface DemoOptions {
   imageBackbone?: string;
   /** Text backbone: registry name or local model folder (default use-lite). */
   textBackbone?: string;
+  /** Let hub backbones (e.g. dinov2-small) download missing model files; npm backbones never need it. */
+  allowDownload?: boolean;
   onProgress?: (p: DemoProgress) => void;
 }
 
@@ -78,12 +80,12 @@ function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
 }
 
-function lazyEncoders(image: string, text: string, threads?: number): EncoderProvider & { dispose(): Promise<void> } {
+function lazyEncoders(image: string, text: string, load: { threads?: number; allowDownload?: boolean }): EncoderProvider & { dispose(): Promise<void> } {
   let img: Promise<ImageEncoder> | undefined;
   let txt: Promise<TextEncoder> | undefined;
   return {
-    image: () => (img ??= loadImageEncoder(image, { threads })),
-    text: () => (txt ??= loadTextEncoder(text, { threads })),
+    image: () => (img ??= loadImageEncoder(image, load)),
+    text: () => (txt ??= loadTextEncoder(text, load)),
     async dispose() {
       if (img) await (await img).dispose();
       if (txt) await (await txt).dispose();
@@ -155,7 +157,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       spec: { dir: join(storeRoot, 'prompts'), backbones, columns: [{ name: 'text', kind: 'text', texts: promptTexts }] },
     },
   ];
-  const encoders = lazyEncoders(imageBackbone, textBackbone, opts.threads);
+  const encoders = lazyEncoders(imageBackbone, textBackbone, { threads: opts.threads, allowDownload: opts.allowDownload });
   const encodedStores: string[] = [];
   const tEnc = performance.now();
   try {

@@ -126,10 +126,12 @@ function groupIndex(groups: Int32Array): Map<number, number[]> {
 }
 
 /**
- * Scan queries against candidates block by block. Per query it keeps the K best candidates and, with
- * groups, counts the non-positives scoring >= the best positive (the pessimistic rank). The best positive
- * score comes from the same Gemm kernel (a product against the gathered positives) so a candidate that
- * duplicates a positive compares equal to it.
+ * Scan queries against candidates block by block ([queryBlock, d] x [d, candidateBlock] per run, the next
+ * run computing while the current block is scanned). Per query it keeps the K best candidates and, with
+ * groups, counts the non-positives scoring >= the best positive (the pessimistic rank); with `columnRanks`
+ * it also counts per candidate, so both retrieval directions cost one product. Best positive scores come
+ * from the same Gemm kernel and operand order (a product against the gathered positives), so a candidate
+ * that duplicates a positive compares equal to it.
  */
 export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {}): Promise<ScanResult> {
   const { nq, nc } = checkInput(inp);

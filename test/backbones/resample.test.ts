@@ -99,3 +99,18 @@ test('decodeBatch on real emoji is close to sharp own flatten + resize', async (
     assert.ok(mad < 0.02, `mean abs difference ${mad}`);
   }
 });
+
+test('decodeBatch squares large non-square images: crop keeps the centre, squash keeps everything', async () => {
+  // 1200x400: red | green | blue thirds. sharp pre-shrinks it; JS finishes the square.
+  const w = 1200;
+  const h = 400;
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[3 * (y * w + x) + Math.floor((3 * x) / w)] = 255;
+  const png = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  const [crop, squash] = await Promise.all([decodeBatch([png], 224, 'crop'), decodeBatch([png], 224, 'squash')]);
+  const px = (a: Float32Array, x: number, y: number) => Array.from(a.subarray(3 * (y * 224 + x), 3 * (y * 224 + x) + 3));
+  for (const x of [2, 112, 221]) assert.deepEqual(px(crop, x, 100).map(Math.round), [0, 1, 0], `crop x=${x}`);
+  assert.deepEqual(px(squash, 20, 100).map(Math.round), [1, 0, 0]);
+  assert.deepEqual(px(squash, 112, 100).map(Math.round), [0, 1, 0]);
+  assert.deepEqual(px(squash, 204, 100).map(Math.round), [0, 0, 1]);
+});

@@ -139,10 +139,12 @@ test('sail export CLI writes the files and --json manifest', () => {
   const dir = tempDir();
   writeSafetensors(join(dir, 'head.safetensors'), randomHead(cfg, 2));
   writeFileSync(join(dir, 'vit.onnx'), tinyVisionBackbone(new Rng(3), 17).bytes);
-  const r = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp'), '--vision-backbone-onnx', join(dir, 'vit.onnx'), '--vision-pooling', 'cls-mean', '--json']);
+  const r = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp'), '--vision-backbone-onnx', join(dir, 'vit.onnx'), '--vision-pooling', 'cls-mean', '--vision-preprocess', 'mobilenetv2-nsfwjs', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.image.model.file, 'image_model.onnx');
+  assert.equal(out.image.model.preprocess.layout, 'NHWC');
+  assert.equal(out.image.patches.file, 'image_patches.onnx');
   assert.equal(JSON.parse(readFileSync(join(dir, 'exp', 'sail_model.json'), 'utf8')).head.widthFactor, 2);
   const bad = runSail(['export', join(dir, 'missing.safetensors'), '--out', join(dir, 'x')]);
   assert.equal(bad.status, 1);

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { startServer } from '../../src/serve/server.js';
 import { runSail, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
-import { PlantedTextEncoder } from '../model/helpers.js';
-import { COLORS, colourFolder, exportTiny } from './fixtures.js';
+import { PlantedImageEncoder, PlantedTextEncoder } from '../model/helpers.js';
+import { exportModel } from '../../src/model/export.js';
+import { listImages } from '../../src/serve/image-index.js';
+import { COLORS, colourFolder, exportTiny, identityHead } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -126,4 +128,27 @@ test('sail serve CLI: --json prints the URL once indexed; missing folders are on
   const bad = runSail(['serve', '--model', join(root, 'nope'), '--images', join(root, 'images')]);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /nope.*sail_model\.json|sail_model\.json/);
+});
+
+test('serve: head-only export + an image backbone given to the server (no fused image model)', async () => {
+  const root = tempDir();
+  await exportModel(identityHead(), { outDir: join(root, 'export') });
+  await colourFolder(join(root, 'images'));
+  const files = (await listImages(join(root, 'images'))).filter((f) => !f.endsWith('broken.png'));
+  const colourOf = (f: string) => f.slice(f.lastIndexOf('/') + 1, -4);
+  const image = new PlantedImageEncoder(3, new Map(files.map((f) => [f, Float32Array.from(COLORS[colourOf(f)], (x) => x / 255)])));
+  const text = new PlantedTextEncoder(3, (t) => (COLORS[t] ? Float32Array.from(COLORS[t], (x) => x / 255) : undefined));
+  await assert.rejects(startServer({ modelDir: join(root, 'export'), imagesDir: join(root, 'images') }), /no image_model\.onnx/);
+  const srv = await startServer({ modelDir: join(root, 'export'), imagesDir: join(root, 'images'), imageEncoder: image, textEncoder: text });
+  try {
+    const ix = await srv.ready;
+    assert.equal(ix.index.exact, true);
+    assert.equal(ix.files.length, 8);
+    const { vector } = await (await fetch(srv.url + 'api/embed-text?q=purple')).json();
+    const res = await (await fetch(srv.url + 'api/search', { method: 'POST', body: JSON.stringify({ vector, k: 2 }) })).json();
+    assert.equal(res.method, 'exact');
+    assert.match(res.hits[0].name, /purple\.png$/);
+  } finally {
+    await srv.close();
+  }
 });
