@@ -137,8 +137,8 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
       storeDir, outDir: runDir, createEngine: o.createEngine,
       head: { type: 'linear', targetDim: o.targetDim ?? 2048, logitScaleInit: 20, logitBiasInit: -10 },
       loss: 'siglip', optimizer: 'lion', lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 1e-7,
-      batchSize: Math.min(o.batchSize ?? 32768, train.length), epochs: o.epochs ?? 1, steps: o.steps, warmupSteps: o.warmupSteps,
-      seed, resume: true, threads: o.threads,
+      batchSize: Math.min(o.batchSize ?? 32768, train.length), epochs: o.epochs ?? 10, steps: o.steps, warmupSteps: o.warmupSteps,
+      seed, resume: true, threads: o.threads, checkpointEvery: 500,
       onProgress: (p) => o.onProgress?.({ pair: pair.name, stage: 'train', train: p }),
     });
     o.onProgress?.({ pair: pair.name, stage: 'eval' });
