@@ -19,6 +19,8 @@ interface EvalFlags {
   classnames?: string;
   templates?: string;
   knnTrain?: string;
+  trainLabels?: string;
+  labels?: string;
   knnK: string;
   winoground?: string;
   mmvp?: string;
@@ -52,7 +54,9 @@ export function register(program: Command): void {
     .option('--split <name>', 'WebDataset sub-folder holding the shards (e.g. test)')
     .option('--classnames <file>', 'class names, one per line (overrides the dataset\'s)')
     .option('--templates <name|file>', 'zero-shot templates: openai80 | 7 | a file with {} or {c} (default: dataset\'s, else openai80)')
-    .option('--knn-train <path>', 'labelled train set for --task knn / linear (queries come from --dataset)')
+    .option('--knn-train <path>', 'labelled train set for --task knn / linear (queries: --dataset), or a store with --train-labels (queries: --store with --labels)')
+    .option('--train-labels <file>', 'k-NN / linear on stores: labels of the --knn-train store, one per row')
+    .option('--labels <file>', 'k-NN / linear on stores: labels of the --store rows (queries), one per row')
     .option('--knn-k <list>', 'k values for k-NN', '10,20,100,200')
     .option('--winoground <file>', 'Winoground JSONL ({"images":[a,b],"captions":[c0,c1]} per line)')
     .option('--mmvp <dir>', 'MMVP-VLM folder (Questions.csv + "MLLM_VLM Images/")')
@@ -88,7 +92,7 @@ export function register(program: Command): void {
           tasks: tasks as EvalTask[], head: f.head, store: f.store, textStore: f.textStore, imageModality: f.imageModality,
           textModalities: f.textModality.split(',').map((s) => s.trim()).filter(Boolean),
           limit: f.limit ? int(f.limit, '--limit') : undefined, dataset: f.dataset, split: f.split, classNames,
-          templates: f.templates ? loadTemplates(f.templates) : undefined, knnTrain: f.knnTrain,
+          templates: f.templates ? loadTemplates(f.templates) : undefined, knnTrain: f.knnTrain, trainLabels: f.trainLabels, labels: f.labels,
           knnKs: f.knnK.split(',').map((k) => int(k.trim(), '--knn-k')), winoground: f.winoground, mmvp: f.mmvp,
           embedders, threads, batchSize: int(f.batchSize, '--batch-size'), outDir: f.out,
           onProgress: (task, stage, done, total) => {

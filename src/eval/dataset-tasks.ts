@@ -5,7 +5,7 @@ import type { CaptionDataset, ClassificationDataset } from './datasets.js';
 import type { ClassificationMetrics, RetrievalMetrics } from './metrics.js';
 import type { SimilarityOptions } from './similarity.js';
 import { evaluateRetrieval, type EmbedImages, type EmbedTextsFn } from './tasks.js';
-import { buildClassifier, zeroShotEvaluate } from './zeroshot.js';
+import { buildClassifier, loadTemplates, zeroShotEvaluate } from './zeroshot.js';
 
 /** Progress of a dataset task: stage and items done. */
 export type DatasetProgress = (stage: 'images' | 'texts' | 'classes', done: number, total?: number) => void;
@@ -40,12 +40,13 @@ export async function embedLabelledImages(
   return { embeddings, labels: Int32Array.from(labels) };
 }
 
-/** Zero-shot classification of a dataset: class vectors from templates (dataset's own by default). */
+/** Zero-shot classification of a dataset: class vectors from templates (given, else the dataset's own, else OpenAI's 80). */
 export async function evaluateZeroShotDataset(
   ds: ClassificationDataset, embedImages: EmbedImages, embedTexts: EmbedTextsFn, dim: number,
   opts: SimilarityOptions & { templates?: string[]; batchSize?: number; onItems?: DatasetProgress } = {},
 ): Promise<ClassificationMetrics & { templates: number; classes: number }> {
-  const templates = opts.templates ?? ds.templates ?? ['a photo of a {}.'];
+  // the reference protocol (sail-method.md 9.1) uses the 80 OpenAI templates when a dataset ships none
+  const templates = opts.templates ?? ds.templates ?? loadTemplates('openai80');
   opts.onItems?.('classes', 0, ds.classNames.length);
   const W = await buildClassifier(ds.classNames, templates, embedTexts, dim);
   const { embeddings, labels } = await embedLabelledImages(ds, embedImages, dim, opts.batchSize, opts.onItems);

@@ -56,13 +56,18 @@ function inferConfig(shapes: Map<string, number[]>, file: string): HeadConfig {
 }
 
 /**
- * Load a head from a `.safetensors` file or a checkpoint folder (`head.safetensors` + `config.json`). The
+ * Load a head from a `.safetensors` file, a checkpoint folder (`head.safetensors` + `config.json`) or a
+ * training output folder (`checkpoint/` inside). The
  * config comes from `config.json` beside the file (a bare HeadConfig or a training config with `head`),
  * the file's metadata (`config` or `sail_config`), or else is inferred from the tensor shapes.
  */
 export async function loadEvalHead(path: string): Promise<EvalHead> {
   if (!existsSync(path)) throw new SailError('head checkpoint not found', { file: path });
-  const file = statSync(path).isDirectory() ? join(path, 'head.safetensors') : path;
+  let file = path;
+  if (statSync(path).isDirectory()) {
+    // a checkpoint folder, or a training output folder holding checkpoint/
+    file = [join(path, 'head.safetensors'), join(path, 'checkpoint', 'head.safetensors')].find((f) => existsSync(f)) ?? join(path, 'head.safetensors');
+  }
   const st = await readSafetensors(file);
   const cfgFile = join(dirname(file), 'config.json');
   let config: HeadConfig;

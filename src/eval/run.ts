@@ -7,6 +7,7 @@ import { evaluateCaptionDataset, embedLabelledImages, evaluateZeroShotDataset, t
 import { openEvalDataset, openMmvp, openWinogroundJsonl, type ClassificationDataset } from './datasets.js';
 import { loadEvalHead } from './head-apply.js';
 import { evaluateRidgeProbe, fitRidgeProbe } from './linear-probe.js';
+import { labelledStoreEmbeddings, readLabels } from './store-labels.js';
 import { resultsMarkdown, type EvalResults } from './report.js';
 import { evaluateKnn, evaluateMmvp, evaluateRetrievalOnStores, evaluateWinoground, type EmbedImages, type EmbedTextsFn } from './tasks.js';
 
@@ -36,8 +37,11 @@ export interface RunEvalOptions {
   split?: string;
   classNames?: string[];
   templates?: string[];
-  /** Labelled train set (same layouts) for knn. */
+  /** Labelled train set (same layouts) for knn / linear; or a store when `trainLabels` is given. */
   knnTrain?: string;
+  /** Store-based knn / linear: labels files (one per row) of the `knnTrain` store and of the `store` (queries). */
+  trainLabels?: string;
+  labels?: string;
   knnKs?: number[];
   winoground?: string;
   mmvp?: string;
@@ -98,6 +102,22 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResults> {
       const e = await embedders();
       const m = await evaluateZeroShotDataset(ds, e.embedImages, e.embedTexts, e.dim, { templates: o.templates, threads: o.threads, batchSize: o.batchSize, onItems: progress(task) });
       res.zeroshot = { ...m, source: path };
+    } else if ((task === 'knn' || task === 'linear') && o.trainLabels) {
+      // pre-encoded features: the --knn-train store vs the --store store, with labels files
+      const trainStore = need(o.knnTrain, `${task} on stores needs --knn-train STORE with --train-labels, and --store with --labels`);
+      const queryStore = need(o.store, `${task} on stores needs --store (queries) with --labels`);
+      const labelsFile = need(o.labels, `${task} on stores needs --labels for the query store`);
+      const classNames = o.classNames ?? [...new Set([...(await readLabels(o.trainLabels)), ...(await readLabels(labelsFile))])].sort();
+      const head = o.head ? await loadEvalHead(o.head) : undefined;
+      const so = { modality: o.imageModality, head, threads: o.threads };
+      const a = await labelledStoreEmbeddings(trainStore, o.trainLabels, classNames, so);
+      const b = await labelledStoreEmbeddings(queryStore, labelsFile, classNames, so);
+      const source = `${trainStore} -> ${queryStore}${head ? ' (head)' : ' (backbone features)'}`;
+      if (task === 'knn') res.knn = { source, results: await evaluateKnn(a.embeddings, a.labels, b.embeddings, b.labels, a.dim, { ks: o.knnKs, nClasses: classNames.length, threads: o.threads }) };
+      else {
+        const probe = await fitRidgeProbe(a.embeddings, a.labels, a.dim, classNames.length, { threads: o.threads });
+        res.linear = { ...(await evaluateRidgeProbe(probe, b.embeddings, b.labels, { threads: o.threads, classNames })), source, lambda: probe.lambda };
+      }
     } else if (task === 'knn' || task === 'linear') {
       const trainPath = need(o.knnTrain, `${task} needs --knn-train (labelled train set) and --dataset (queries)`);
       const queryPath = need(o.dataset, `${task} needs --dataset (queries)`);

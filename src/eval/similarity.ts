@@ -114,7 +114,19 @@ function checkInput(inp: ScanInput): { nq: number; nc: number } {
   return { nq, nc };
 }
 
-/** Candidates of each group as CSR (start offsets + indices), for gathering positives. */
+/** First position in an ascending list whose entry is >= lo (binary search). */
+function lowerBound(list: number[], lo: number): number {
+  let a = 0;
+  let b = list.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (list[m] < lo) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+/** Indices of each group in ascending order, for gathering positives. */
 function groupIndex(groups: Int32Array): Map<number, number[]> {
   const m = new Map<number, number[]>();
   for (let c = 0; c < groups.length; c++) {
@@ -154,7 +166,8 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
   const totalRuns = Math.ceil(nq / qb) * Math.ceil(nc / cb);
   let runs = 0;
   try {
-    if (withCols) await columnBest(product, inp, groupIndex(qg!), cb, colBest!);
+    const queriesByGroup = withCols ? groupIndex(qg!) : undefined;
+    if (withCols) await columnBest(product, inp, queriesByGroup!, cb, colBest!);
     for (let q0 = 0; q0 < nq; q0 += qb) {
       const bq = Math.min(qb, nq - q0);
       const qBlock = inp.queries.subarray(q0 * d, (q0 + bq) * d);
@@ -169,27 +182,35 @@ export async function scanSimilarity(inp: ScanInput, opts: SimilarityOptions = {
         // onnxruntime computes the next block on its own threads while this one is scanned here
         pending = c0 + cb < nc ? run(c0 + cb) : undefined;
         pending?.catch(() => undefined);
+        let minCol = Infinity;
+        if (withCols) for (let j = 0; j < bc; j++) minCol = Math.min(minCol, colBest![c0 + j]);
         for (let i = 0; i < bq; i++) {
           const row = i * bc;
-          if (withCols) {
+          if (withRanks) {
+            // Hot loop: count every score >= the thresholds (one pre-test against the lower of the two
+            // skips almost all entries); positives are subtracted below from these same scores.
             const t = best[i];
-            const g = qg![q0 + i];
+            const lo = Math.min(t, minCol);
             let cnt = 0;
             for (let j = 0; j < bc; j++) {
               const v = s[row + j];
-              if (cg![c0 + j] === g) continue;
-              if (v >= t) cnt++;
-              if (v >= colBest![c0 + j]) colCount![c0 + j]++;
+              if (v >= lo) {
+                if (v >= t) cnt++;
+                if (withCols && v >= colBest![c0 + j]) colCount![c0 + j]++;
+              }
             }
-            count[i] += cnt;
-          } else if (withRanks) {
-            const t = best[i];
-            const g = qg![q0 + i];
-            let cnt = 0;
-            for (let j = 0; j < bc; j++) if (s[row + j] >= t && cg![c0 + j] !== g) cnt++;
+            const pos = byGroup!.get(qg![q0 + i])!;
+            for (let p = lowerBound(pos, c0); p < pos.length && pos[p] < c0 + bc; p++) if (s[row + pos[p] - c0] >= t) cnt--;
             count[i] += cnt;
           }
           if (k > 0) pushTopK(s, row, bc, c0, topIdx!, topSc!, (q0 + i) * k, k);
+        }
+        if (withCols) {
+          for (let j = 0; j < bc; j++) {
+            const list = queriesByGroup!.get(cg![c0 + j]);
+            if (!list) continue;
+            for (let p = lowerBound(list, q0); p < list.length && list[p] < q0 + bq; p++) if (s[(list[p] - q0) * bc + j] >= colBest![c0 + j]) colCount![c0 + j]--;
+          }
         }
         runs += 1;
         opts.onProgress?.(runs, totalRuns);

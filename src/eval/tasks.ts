@@ -21,15 +21,15 @@ export type EmbedTextsFn = (texts: string[]) => Promise<Float32Array>;
  */
 export async function evaluateRetrieval(
   images: Float32Array, texts: Float32Array, dim: number, imageOfText: Int32Array,
-  opts: SimilarityOptions & { ks?: number[] } = {},
+  opts: SimilarityOptions & { ks?: number[]; /** Rows are already unit length: skip the normalised copies. */ normalized?: boolean } = {},
 ): Promise<RetrievalMetrics> {
   const nImages = images.length / dim;
   if (texts.length !== imageOfText.length * dim) throw new SailError(`retrieval: ${texts.length / dim} text rows but ${imageOfText.length} caption->image entries`);
   for (let t = 0; t < imageOfText.length; t++) {
     if (imageOfText[t] < 0 || imageOfText[t] >= nImages) throw new SailError(`retrieval: caption ${t} points at image ${imageOfText[t]}, outside 0..${nImages - 1}`, { row: t });
   }
-  const v = l2NormalizeRows(images, dim, new Float32Array(images.length));
-  const w = l2NormalizeRows(texts, dim, new Float32Array(texts.length));
+  const v = opts.normalized ? images : l2NormalizeRows(images, dim, new Float32Array(images.length));
+  const w = opts.normalized ? texts : l2NormalizeRows(texts, dim, new Float32Array(texts.length));
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
   // one product: rows give I2T ranks, columns T2I ranks
   const r = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText, columnRanks: true }, opts);
@@ -89,16 +89,17 @@ export async function evaluateRetrievalOnStores(storeOrDir: string | EmbeddingSt
       dim = t.dim;
       parts.push(t.data);
     }
-    const texts = new Float32Array(parts.length * rows.length * dim);
+    const texts = parts.length === 1 ? parts[0] : new Float32Array(parts.length * rows.length * dim);
     const imageOfText = new Int32Array(parts.length * rows.length);
     // caption-major within an image: texts of image i are rows i*m .. i*m+m-1
     for (let i = 0; i < rows.length; i++) {
       for (let p = 0; p < parts.length; p++) {
-        texts.set(parts[p].subarray(i * dim, (i + 1) * dim), (i * parts.length + p) * dim);
+        if (parts.length > 1) texts.set(parts[p].subarray(i * dim, (i + 1) * dim), (i * parts.length + p) * dim);
         imageOfText[i * parts.length + p] = i;
       }
     }
-    return await evaluateRetrieval(img.data, texts, dim, imageOfText, opts);
+    // head outputs are already L2-normalised
+    return await evaluateRetrieval(img.data, texts, dim, imageOfText, { ...opts, normalized: head !== undefined });
   } finally {
     if (ownHead) await head!.dispose();
     if (typeof opts.textStore === 'string') await tStore.close();

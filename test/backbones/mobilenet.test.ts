@@ -105,6 +105,29 @@ test('mobilenetv2-nsfwjs encoder: shape, determinism, batch independence, semant
   }
 });
 
+test('mobilenetv2-nsfwjs encodePatches: a 7x7 grid whose mean is the pooled feature', async () => {
+  const enc = await loadMobileNetV2Nsfwjs({ cacheDir: cache, threads: 1, batchSize: 2 });
+  try {
+    const files = ['1f436', '1f34c', '1f697'].map((c) => emojiPng(c));
+    const pooled = await enc.encode(files);
+    const p = await enc.encodePatches!(files);
+    assert.deepEqual([p.patches, p.grid, p.dim], [49, [7, 7], D]);
+    assert.equal(p.data.length, files.length * 49 * D);
+    for (let i = 0; i < files.length; i++) {
+      for (let c = 0; c < D; c += 7) {
+        let mean = 0;
+        for (let q = 0; q < 49; q++) mean += p.data[(i * 49 + q) * D + c];
+        mean /= 49;
+        assert.ok(Math.abs(mean - pooled[i * D + c]) < 1e-5 * (1 + Math.abs(mean)), `image ${i} channel ${c}`);
+      }
+    }
+    // Not a constant map: the patches differ from one another.
+    assert.ok(cosine(p.data, 0, p.data, 24, D) < 0.999);
+  } finally {
+    await enc.dispose();
+  }
+});
+
 test('mobilenetv2-nsfwjs encoder: a broken image is a SailError naming the file', async () => {
   const dir = tempDir('sail-npm-bad-');
   const bad = join(dir, 'not-an-image.png');

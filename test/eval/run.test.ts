@@ -51,3 +51,28 @@ test('runEval wires zeroshot, knn and linear probe on folder datasets and writes
   await assert.rejects(runEval({ tasks: ['winoground'] }), /--winoground/);
   rmSync(root, { recursive: true, force: true });
 });
+
+test('k-NN and linear probe on pre-encoded stores with labels files (backbone features)', async () => {
+  const { createStoreWriter } = await import('../../src/store/writer.js');
+  const root = tempDir();
+  const mk = async (name: string, rows: number[]) => {
+    const w = await createStoreWriter(join(root, name), { modalities: [{ name: 'image', dim: 2, dtype: 'float32' }] });
+    await w.writePart(0, { image: Float32Array.from(rows) });
+    await w.finalize();
+  };
+  await mk('train', [0.6, 0.8, 0.6, -0.8, 0, 1, 0, -1]);
+  await mk('query', [1, 0, 0, 0.9]);
+  writeFileSync(join(root, 'train.txt'), 'a\nb\nb\nb\n');
+  writeFileSync(join(root, 'query.txt'), 'a\nb\n');
+  const res = await runEval({
+    tasks: ['knn', 'linear'], store: join(root, 'query'), labels: join(root, 'query.txt'),
+    knnTrain: join(root, 'train'), trainLabels: join(root, 'train.txt'), knnKs: [1, 2], threads: 1,
+  });
+  // query 0 as in the constructed example above; query 1 (0,1 after normalisation) has (0,1) of class b nearest
+  assert.deepEqual(res.knn!.results.map((r) => [r.k, r.top1]), [[1, 100], [2, 50]]);
+  assert.match(res.knn!.source, /backbone features/);
+  assert.ok(Number.isFinite(res.linear!.top1));
+  writeFileSync(join(root, 'query.txt'), 'a\n');
+  await assert.rejects(runEval({ tasks: ['knn'], store: join(root, 'query'), labels: join(root, 'query.txt'), knnTrain: join(root, 'train'), trainLabels: join(root, 'train.txt') }), /1 labels for a store of 2 rows/);
+  rmSync(root, { recursive: true, force: true });
+});

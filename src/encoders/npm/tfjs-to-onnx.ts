@@ -9,7 +9,7 @@ import { attrInts, attrString, type TfGraphArtifacts, type TfNode, type TfWeight
 
 /** What to convert: graph outputs by TF node name, renamed in the ONNX model. */
 export interface ConvertSpec {
-  /** TF node names to expose, e.g. the node ending in `feature_vector/SpatialSqueeze`. */
+  /** TF node names to expose, e.g. the node ending in `feature_vector/SpatialSqueeze` (4-D ones as NHWC). */
   outputs: { node: string; name: string }[];
   /** ONNX name of the (single) image input; default 'image'. */
   inputName?: string;
@@ -274,7 +274,9 @@ export function convertTfjsGraph(artifacts: TfGraphArtifacts, weights: Map<strin
   const outputShapes: number[][] = [];
   for (const out of spec.outputs) {
     const v = vals.get(out.node)!;
-    g.output(v.onnx, out.name, 'float32', v.shape.map((d, i) => (i === 0 ? 'N' : d)));
+    // 4-D values leave in the TF (NHWC) layout the caller knows.
+    const value = v.shape.length === 4 ? g.op('Transpose', [v.onnx], { perm: [0, 2, 3, 1] }) : v.onnx;
+    g.output(value, out.name, 'float32', v.shape.map((d, i) => (i === 0 ? 'N' : d)));
     outputShapes.push(v.shape);
   }
   if (!inputShape) throw new SailError('graph has no input placeholder on the output path', { file: src });
