@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HeadConfig, HeadType, Side } from '../../src/head/config.js';
@@ -61,4 +61,5 @@ test('loadEvalHead reads config from metadata, from config.json, or infers it fr
   writeFileSync(join(sub, 'config.json'), JSON.stringify({ head: { ...cfg, type: 'linear' } }));
   await assert.rejects(loadEvalHead(sub), /vision_mapping_network\.weight is missing/);
   await assert.rejects(loadEvalHead(join(dir, 'nope.safetensors')), /not found/);
+  rmSync(dir, { recursive: true, force: true });
 });

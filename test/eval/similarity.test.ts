@@ -91,6 +91,19 @@ test('ties: a candidate equal to the positive counts against the query; top-K ti
   assert.deepEqual([...r.topScores!.subarray(0, 4)].map((x) => Math.round(x * 1e6) / 1e6), [1, 1, 0.6, 0]);
 });
 
+test('ties in both directions of a one-pass scan count against the query', async () => {
+  // queries q0 = q1 = (1,0), q2 = (0,1); candidates c0 = (1,0), c1 = (0.6,0.8), c2 = (0,1); positives qi <-> ci
+  const q = Float32Array.from([1, 0, 1, 0, 0, 1]);
+  const c = Float32Array.from([1, 0, 0.6, 0.8, 0, 1]);
+  const g = Int32Array.from([0, 1, 2]);
+  for (const [qb, cb] of [[1, 1], [2, 2], [3, 3]]) {
+    const r = await scanSimilarity({ queries: q, candidates: c, dim: 2, queryGroup: g, candidateGroup: g, columnRanks: true }, { queryBlock: qb, candidateBlock: cb, threads: 1 });
+    // rows: q1's positive scores 0.6 but c0 scores 1 -> 2; columns: c0 tied by q1 -> 2, c1 tied by q0 and beaten by q2 -> 3
+    assert.deepEqual([...r.ranks!], [1, 2, 1], `rows ${qb}x${cb}`);
+    assert.deepEqual([...r.columnRanks!], [2, 3, 1], `columns ${qb}x${cb}`);
+  }
+});
+
 test('top-K larger than the candidate count is capped; bad inputs are SailErrors', async () => {
   const q = Float32Array.from([1, 0]);
   const c = Float32Array.from([0, 1, 1, 0]);
