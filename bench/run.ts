@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 
-const areas = ['engine', 'store', 'encoders', 'backbones', 'eval', 'data'];
+const areas = ['engine', 'store', 'encoders', 'backbones', 'eval', 'data', 'model'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

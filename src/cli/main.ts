@@ -17,15 +17,31 @@ import { register as registerProbe } from './probe.js';
 export type RegisterCommand = (program: Command) => void;
 
 // One import + one entry per command file (src/cli/<name>.ts exports `register`).
-const commands: RegisterCommand[] = [registerExport, registerServe, registerSegment, registerTrain, registerStore, registerDemo, registerEncode, registerDownload, registerData, registerEval, registerProbe];
+const commands: RegisterCommand[] = [
+  registerDemo,
+  registerDownload,
+  registerData,
+  registerEncode,
+  registerStore,
+  registerTrain,
+  registerProbe,
+  registerEval,
+  registerExport,
+  registerServe,
+  registerSegment,
+];
 
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
-    return String(pkg.version);
-  } catch {
-    return '0.0.0';
+  // src/cli (tsx) and dist/src/cli (compiled) sit at different depths below package.json
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8'));
+      if (pkg.name === 'sail-align') return String(pkg.version);
+    } catch {
+      // try the next level
+    }
   }
+  return '0.0.0';
 }
 
 /** Build the `sail` program (exported for tests). */
