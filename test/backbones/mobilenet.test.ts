@@ -105,6 +105,24 @@ test('mobilenetv2-nsfwjs encoder: shape, determinism, batch independence, semant
   }
 });
 
+test('mobilenetv2-nsfwjs worker pool gives the in-process features, in input order, and reports bad files', async () => {
+  const codes = ['1f436', '1f431', '1f34c', '1f697', '1f4ca'];
+  const files = codes.map((c) => emojiPng(c, 'google'));
+  const inProcess = await loadMobileNetV2Nsfwjs({ cacheDir: cache, batchSize: 2, threads: 1 });
+  const pooled = await loadMobileNetV2Nsfwjs({ cacheDir: cache, batchSize: 2, workers: 2 });
+  try {
+    const a = await inProcess.encode(files);
+    const b = await pooled.encode(files);
+    for (let i = 0; i < codes.length; i++) assert.ok(rowRelErr(a.subarray(i * D), b.subarray(i * D), 0, D) < 1e-5, `row ${i}`);
+    await assert.rejects(pooled.encode([files[0], Buffer.from('not an image')]), (err: Error) => err.name === 'SailError' && /image #1/.test(err.message));
+    // the pool still works after a failed call
+    assert.equal((await pooled.encode(files.slice(0, 1))).length, D);
+  } finally {
+    await inProcess.dispose();
+    await pooled.dispose();
+  }
+});
+
 test('mobilenetv2-nsfwjs encodePatches: a 7x7 grid whose mean is the pooled feature', async () => {
   const enc = await loadMobileNetV2Nsfwjs({ cacheDir: cache, threads: 1, batchSize: 2 });
   try {

@@ -2,6 +2,7 @@
 // The registry (src/encoders/registry.ts) imports this module lazily and registers `backbones`.
 // Importing it is cheap: onnxruntime, sharp and TF.js load only when a backbone is loaded.
 import type { BackboneSpec, EncoderLoadOptions } from '../registry.js';
+import { availableParallelism } from 'node:os';
 import { SailError } from '../../util/errors.js';
 import { MOBILENET_DIM, MOBILENET_ID, USE_LITE_DIM, USE_LITE_ID } from './ids.js';
 import type { MobileNetEncoder, MobileNetOptions } from './mobilenet.js';
@@ -36,6 +37,9 @@ export const backbones: BackboneSpec[] = [
       }
       return loadMobileNetV2Nsfwjs({
         threads: opts.threads,
+        // Without an explicit thread count, one single-threaded worker per core (up to 2) is fastest
+        // (bench/backbones.ts); with one, a single in-process session uses that many threads.
+        workers: opts.threads ? 1 : Math.min(2, availableParallelism()),
         executionProviders: opts.executionProviders,
         batchSize: opts.batchSize,
         cacheDir: opts.cacheDir,

@@ -6,6 +6,7 @@ import type { ImageEncoder, ImageInput } from '../types.js';
 import { decodeBatch, type ResizeMode } from './image-preprocess.js';
 import { MOBILENET_DIM, MOBILENET_ID, MOBILENET_SIZE } from './ids.js';
 import { MOBILENET_GRID, ensureMobileNetOnnx } from './mobilenet-onnx.js';
+import { createMobileNetPool, type MobileNetPool } from './mobilenet-pool.js';
 
 /** Options of {@link loadMobileNetV2Nsfwjs}. */
 export interface MobileNetOptions {
@@ -25,6 +26,11 @@ export interface MobileNetOptions {
   spinning?: boolean;
   /** Square-ing of non-square images (default 'crop': shortest edge + centre crop). */
   resize?: ResizeMode;
+  /**
+   * Worker threads, each with its own one-thread session and its own decoding (default 1: everything
+   * in this thread). On a 2-core machine 2 workers are fastest (see bench/backbones.ts).
+   */
+  workers?: number;
   /** Folder for the converted model (default `$SAIL_CACHE/models`, else `~/.cache/sail/models`). */
   cacheDir?: string;
 }
@@ -106,9 +112,15 @@ export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promis
     }
     return result;
   };
-  // Calls share the two decode buffers, so they run one after another.
+  const workers = Math.max(1, Math.floor(opts.workers ?? 1));
+  let pool: MobileNetPool | null =
+    workers > 1
+      ? await createMobileNetPool({ workers, modelPath: model.path, mode, batchSize, size: MOBILENET_SIZE, executionProviders: opts.executionProviders ?? ['cpu'] })
+      : null;
+  const widthOf = (output: 'features' | 'grid') => (output === 'features' ? MOBILENET_DIM : MOBILENET_GRID * MOBILENET_GRID * MOBILENET_DIM);
+  // Calls share the decode buffers (or the pool's workers), so they run one after another.
   const serial = (images: ImageInput[], output: 'features' | 'grid'): Promise<Float32Array> => {
-    const job = queue.then(() => encodeAll(images, output));
+    const job = queue.then(() => (pool ? pool.encode(images, output, widthOf(output)) : encodeAll(images, output)));
     queue = job.catch(() => undefined);
     return job;
   };
@@ -129,7 +141,9 @@ export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promis
     async dispose(): Promise<void> {
       const s = session;
       session = null;
-      await s?.release();
+      const p = pool;
+      pool = null;
+      await Promise.all([s?.release(), p?.close()]);
     },
   };
 }
