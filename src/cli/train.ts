@@ -1,7 +1,7 @@
 // `sail train STORE`: train an alignment head on a pre-computed embedding store.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { trainLoop, type TrainSummary } from '../train/loop.js';
+import { trainLoop, type TrainLoopOptions, type TrainSummary } from '../train/loop.js';
 import type { HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
 import type { OptimizerKind } from '../train/optimizer.js';
@@ -30,6 +30,24 @@ interface TrainFlags {
   logitScale: string;
   logitBias: string;
   json?: boolean;
+  valStore?: string;
+  valEvery: string;
+  valTextModality: string;
+}
+
+/** Retrieval on a pre-encoded validation store, through eval (loaded on use: train never imports eval). */
+function validation(storeDir: string, f: TrainFlags, print: (line: string) => void): NonNullable<TrainLoopOptions['validate']> {
+  const everyEpochs = num(f.valEvery, '--val-every', { int: true, positive: true });
+  const textModalities = f.valTextModality.split(',').map((m) => m.trim()).filter(Boolean);
+  return {
+    everyEpochs,
+    run: async (head, at) => {
+      const { evaluateRetrievalOnStores } = await import('../eval/tasks.js');
+      const m = await evaluateRetrievalOnStores(storeDir, { head, textModalities });
+      print(`validation at step ${at.step} (epoch ${at.epoch}): ${JSON.stringify(m)}`);
+      return { retrieval: m };
+    },
+  };
 }
 
 /** Default learning rates: the paper's 1e-5 is tuned for batch 32768 over many epochs; small runs need more. */
@@ -75,6 +93,9 @@ export function register(program: Command): void {
     .option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)', '500')
     .option('--logit-scale <x>', 'initial effective logit scale', '20')
     .option('--logit-bias <x>', 'initial logit bias', '-10')
+    .option('--val-store <dir>', 'pre-encoded validation store: image<->text retrieval R@1/5/10 logged to OUT/val.jsonl')
+    .option('--val-every <k>', 'validate every k epochs (and after the last step)', '1')
+    .option('--val-text-modality <names>', 'caption modalities of the validation store, comma-separated', 'text')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
       const optimizer = oneOf<OptimizerKind>(f.optimizer, ['lion', 'adamw'], '--optimizer');
@@ -122,6 +143,8 @@ export function register(program: Command): void {
           checkpointEvery: num(f.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }),
           threads: f.threads !== undefined ? num(f.threads, '--threads', { int: true, positive: true }) : undefined,
           signal: controller.signal,
+          // a line below the progress bar, which redraws on its next update
+          validate: f.valStore !== undefined ? validation(f.valStore, f, (line) => process.stderr.write(`${started ? '\n' : ''}${line}\n`)) : undefined,
           onProgress: (p) => {
             if (!started) {
               bar.start(p.totalSteps, p.step - 1, { loss: '-', pps: '-', lr: '-' });

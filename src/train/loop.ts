@@ -68,6 +68,12 @@ export interface TrainLoopOptions {
   threads?: number;
   executionProviders?: string[];
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Validation every `everyEpochs` epochs (and after the last step): `run` gets the current head and
+   * returns metrics, which are appended to `OUT/val.jsonl` with the step and epoch. Training does not
+   * depend on evaluation code: the caller supplies it (the CLI uses eval's retrieval on stores).
+   */
+  validate?: { everyEpochs: number; run: (head: { config: HeadConfig; params: ParamSet }, at: { step: number; epoch: number }) => Promise<Record<string, unknown>> };
   /** Stop early (after the current step), saving a checkpoint. */
   signal?: AbortSignal;
 }
@@ -143,6 +149,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     // Parameters and optimizer: from the checkpoint, from --init, or fresh.
     const ckPath = join(o.outDir, CHECKPOINT_DIR);
     const logPath = join(o.outDir, 'train.jsonl');
+    const valLogPath = join(o.outDir, 'val.jsonl');
     const existing = await loadLatestCheckpoint(o.outDir);
     if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
     let params: ParamSet;
@@ -165,6 +172,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       pairsSeen = existing.state.pairsSeen;
       secondsBefore = existing.state.seconds;
       await truncateLog(logPath, startStep);
+      await truncateLog(valLogPath, startStep);
     } else {
       await fs.mkdir(o.outDir, { recursive: true });
       await fs.rm(logPath, { force: true });
@@ -234,6 +242,12 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       };
       await fs.appendFile(logPath, JSON.stringify(last) + '\n');
       o.onProgress?.({ ...last, totalSteps });
+      // validation before the checkpoint: a kill in between replays the step and its validation
+      const epochDone = step % stepsPerEpoch === 0 ? step / stepsPerEpoch : 0;
+      if (o.validate && ((epochDone > 0 && epochDone % Math.max(1, o.validate.everyEpochs) === 0) || step === totalSteps)) {
+        const metrics = await o.validate.run({ config: head, params }, { step, epoch: Math.ceil(step / stepsPerEpoch) });
+        await fs.appendFile(valLogPath, JSON.stringify({ step, epoch: Math.ceil(step / stepsPerEpoch), ...metrics }) + '\n');
+      }
       stopped = step < totalSteps && o.signal?.aborted === true;
       if ((every > 0 && step % every === 0) || step === totalSteps || stopped) {
         await saveCheckpoint(o.outDir, { params, optimizer, config, state: state(step, secondsBefore + (performance.now() - t0) / 1000) });

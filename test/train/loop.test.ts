@@ -135,3 +135,28 @@ test('--init loads matching head weights and names the tensor when the head diff
   await assert.rejects(trainLoop({ ...base, outDir: join(dir, 'wide'), head: { type: 'linear', targetDim: 8 } }),
     /init\.safetensors: tensor vision_mapping_network\.weight has shape \[4,6\], expected \[8,6\]/);
 });
+
+test('validation every k epochs: retrieval on a pre-encoded store is logged to val.jsonl and matches the final head', async () => {
+  const { evaluateRetrievalOnStores } = await import('../../src/eval/tasks.js');
+  const { loadEvalHead } = await import('../../src/eval/head-apply.js');
+  const dir = tempDir();
+  const D = 16, T = 12, OUT = 16, N = 128;
+  const pl = await plantedStore(join(dir, 'store'), { rows: 1024, testRows: N, imageDim: D, textDim: T, noise: 0.3, seed: 5 });
+  const val = await createStoreWriter(join(dir, 'val'), { modalities: [{ name: 'image', dim: D, dtype: 'float32' }, { name: 'text', dim: T, dtype: 'float32' }] });
+  await val.writePart(0, { image: Float32Array.from(pl.testImage), text: Float32Array.from(pl.testText) });
+  await val.finalize();
+  const out = join(dir, 'run');
+  const seen: number[] = [];
+  await trainLoop({
+    storeDir: join(dir, 'store'), outDir: out, createEngine: createTrainEngine, head: { type: 'linear', targetDim: OUT },
+    optimizer: 'adamw', lr: 3e-2, weightDecay: 1e-4, batchSize: 256, epochs: 5, threads: 1,
+    validate: { everyEpochs: 2, run: async (head, at) => { seen.push(at.epoch); return { retrieval: await evaluateRetrievalOnStores(join(dir, 'val'), { head }) }; } },
+  });
+  // epochs 2 and 4, plus the end of training (epoch 5)
+  assert.deepEqual(seen, [2, 4, 5]);
+  const lines = readFileSync(join(out, 'val.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.step), [8, 16, 20]);
+  const final = await evaluateRetrievalOnStores(join(dir, 'val'), { head: await loadEvalHead(join(out, 'checkpoint')) });
+  assert.deepEqual(lines[2].retrieval, JSON.parse(JSON.stringify(final)));
+  assert.ok(final.imageToText['R@1'] > 30, `final I2T R@1 ${final.imageToText['R@1']}%`);
+});
