@@ -54,15 +54,49 @@ export function paramInitializers(g: GraphBuilder, params: ParamSet): ParamValue
   };
 }
 
+/** Options of the inference/export form of {@link headForward}. */
+export interface HeadGraphOptions {
+  /**
+   * Inputs of any rank [..., d] (e.g. per-patch [N, P, d]): Linear layers become MatMul with the
+   * transposed weight + Add instead of the 2-D-only Gemm.
+   */
+  anyRank?: boolean;
+  /** Opset of the graph being built (fused export keeps the backbone's); below 17 LayerNorm is spelled out. */
+  opset?: number;
+}
+
+/**
+ * Reduce over `axes` keeping dims, in the form the opset wants: axes became an input in opset 13 for
+ * ReduceSum and in opset 18 for the other Reduce ops.
+ */
+export function appendReduce(g: GraphBuilder, op: 'ReduceSum' | 'ReduceMean', x: string, axes: number[], opset: number, keepdims = 1): string {
+  const axesAsInput = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
+  return axesAsInput ? g.op(op, [x, g.constI64(axes)], { keepdims }) : g.op(op, [x], { axes, keepdims });
+}
+
+// LayerNormalization only exists from opset 17; older graphs get the same math from primitives.
+function manualLayerNorm(g: GraphBuilder, x: string, w: string, b: string, opset: number): string {
+  const xc = g.op('Sub', [x, appendReduce(g, 'ReduceMean', x, [-1], opset)]);
+  const v = appendReduce(g, 'ReduceMean', g.op('Mul', [xc, xc]), [-1], opset);
+  const xhat = g.op('Div', [xc, g.op('Sqrt', [g.op('Add', [v, g.constF(1e-5)])])]);
+  return g.op('Add', [g.op('Mul', [xhat, w]), b]);
+}
+
 /**
  * Head forward for one side on x [n, d] (n symbolic). With `training`, the LayerNorm is split into a
  * plain normalisation plus an explicit affine so that xhat is available for the LayerNorm gradients.
+ * The same function builds the training graphs, evaluation and export (`opts` for the latter).
  */
-export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: string, param: ParamValue, training = false): HeadForwardValues {
+export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: string, param: ParamValue, training = false, opts: HeadGraphOptions = {}): HeadForwardValues {
   const gamma = param(`${side}_layer_norm.weight`);
   const beta = param(`${side}_layer_norm.bias`);
+  const opset = opts.opset ?? 17;
   let y: string;
   let xhat: string | undefined;
+  const linear = (inp: string, w: string, b: string): string =>
+    opts.anyRank
+      ? g.op('Add', [g.op('MatMul', [inp, g.op('Transpose', [param(w)], { perm: [1, 0] })]), param(b)])
+      : g.op('Gemm', [inp, param(w), param(b)], { transB: 1 });
   if (training) {
     // ones/zeros shaped like gamma (not like `d`), so graphs with symbolic widths work too
     const shape = g.op('Shape', [gamma]);
@@ -70,31 +104,33 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
     const zeros = g.op('Expand', [g.constF(0), shape]);
     xhat = g.op('LayerNormalization', [x, ones, zeros], { axis: -1, epsilon: 1e-5 });
     y = g.op('Add', [g.op('Mul', [xhat, gamma]), beta]);
-  } else {
+  } else if (opset >= 17) {
     y = g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: 1e-5 });
+  } else {
+    y = manualLayerNorm(g, x, gamma, beta, opset);
   }
   const m = `${side}_mapping_network`;
   if (cfg.type === 'star') {
     const lo = g.constF(-1e3);
     const hi = g.constF(1e3);
-    const h1 = g.op('Gemm', [y, param(`${m}.f1.weight`), param(`${m}.f1.bias`)], { transB: 1 });
-    const h2 = g.op('Gemm', [y, param(`${m}.f2.weight`), param(`${m}.f2.bias`)], { transB: 1 });
+    const h1 = linear(y, `${m}.f1.weight`, `${m}.f1.bias`);
+    const h2 = linear(y, `${m}.f2.weight`, `${m}.f2.bias`);
     // ReLU6(clamp(h1, +-1e3)) == clamp(h1, 0, 6): one Clip instead of two
     const r = g.op('Clip', [h1, g.constF(0), g.constF(6)]);
     const c2 = g.op('Clip', [h2, lo, hi]);
     const a = g.op('Mul', [r, c2]);
-    const out = g.op('Gemm', [a, param(`${m}.g.weight`), param(`${m}.g.bias`)], { transB: 1 });
+    const out = linear(a, `${m}.g.weight`, `${m}.g.bias`);
     return { out, xhat, y, h1, h2, c2, r, a };
   }
   if (cfg.type === 'mlp') {
-    const h1 = g.op('Gemm', [y, param(`${m}.proj.0.weight`), param(`${m}.proj.0.bias`)], { transB: 1 });
+    const h1 = linear(y, `${m}.proj.0.weight`, `${m}.proj.0.bias`);
     // exact GELU 0.5 x (1 + erf(x / sqrt 2)); onnxruntime fuses this pattern into one kernel
     const e = g.op('Erf', [g.op('Mul', [h1, g.constF(Math.SQRT1_2)])]);
     const a = g.op('Mul', [g.op('Mul', [h1, g.constF(0.5)]), g.op('Add', [e, g.constF(1)])]);
-    const out = g.op('Gemm', [a, param(`${m}.proj.2.weight`), param(`${m}.proj.2.bias`)], { transB: 1 });
+    const out = linear(a, `${m}.proj.2.weight`, `${m}.proj.2.bias`);
     return { out, xhat, y, h1, a };
   }
-  const out = g.op('Gemm', [y, param(`${m}.weight`), param(`${m}.bias`)], { transB: 1 });
+  const out = linear(y, `${m}.weight`, `${m}.bias`);
   return { out, xhat, y };
 }
 
