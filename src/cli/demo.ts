@@ -4,22 +4,10 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { SailError } from '../util/errors.js';
 import { runDemo, type DemoProgress } from '../demo/run.js';
+import { numberArg } from './flags.js';
 
-function positiveInt(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new SailError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-function positiveNumber(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!(Number.isFinite(n) && n > 0)) throw new SailError(`--${name} must be a positive number, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
+const positiveInt = (name: string) => numberArg(name, { int: true, positive: true });
+const positiveNumber = (name: string) => numberArg(name, { positive: true });
 
 interface DemoFlags {
   out: string;

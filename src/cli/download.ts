@@ -7,12 +7,11 @@ import type { PipelineProgress } from '../data/pipeline.js';
 import { parseShardSplit, type DataSummary } from '../data/shards.js';
 import type { ImageOptions } from '../data/image.js';
 import { SailError } from '../util/errors.js';
+import { parseNumber } from './flags.js';
 
 /** Parse a positive integer flag. */
 export function intFlag(v: string, flag: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new SailError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
+  return parseNumber(v, flag, { int: true, min });
 }
 
 /** Parse a duration in seconds (may be fractional) into milliseconds. */

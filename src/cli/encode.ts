@@ -8,14 +8,9 @@ import { loadImageEncoder, loadTextEncoder, type EncoderLoadOptions } from '../e
 import { checkPooling, checkRecipe } from '../encoders/pooling.js';
 import { checkModalityName } from '../store/format.js';
 import type { CaptionSpec } from '../encoders/sources.js';
+import { numberArg } from './flags.js';
 
-function positiveInt(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new SailError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
+const positiveInt = (name: string) => numberArg(name, { int: true, positive: true });
 
 function parseShard(v: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(v);

@@ -5,6 +5,7 @@ import { resultsMarkdown } from '../eval/report.js';
 import { EVAL_TASKS, runEval, type Embedders, type EvalTask } from '../eval/run.js';
 import { loadTemplates } from '../eval/zeroshot.js';
 import { SailError } from '../util/errors.js';
+import { parseNumber } from './flags.js';
 
 interface EvalFlags {
   task: string[];
@@ -32,11 +33,7 @@ interface EvalFlags {
   json?: boolean;
 }
 
-function int(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SailError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
+const int = (v: string, flag: string): number => parseNumber(v, flag, { int: true, positive: true });
 
 /** Register `sail eval`. */
 export function register(program: Command): void {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { runProbe, type ProbePair } from '../eval/probe.js';
 import { createTrainEngine } from '../train/engine.js';
 import { SailError } from '../util/errors.js';
+import { parseNumber } from './flags.js';
 
 interface ProbeFlags {
   pair: string[];
@@ -25,11 +26,7 @@ interface ProbeFlags {
   json?: boolean;
 }
 
-function num(v: string, flag: string, int = false): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (int && !Number.isInteger(n))) throw new SailError(`${flag} must be a non-negative ${int ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
-  return n;
-}
+const num = (v: string, flag: string, int = false): number => parseNumber(v, flag, { int, min: 0 });
 
 /** `NAME=IMAGE_STORE[,TEXT_STORE]`. */
 export function parsePair(spec: string, f: Pick<ProbeFlags, 'imageModality' | 'textModality'>): ProbePair {

@@ -1,9 +1,9 @@
 // `sail serve --model EXPORT_DIR --images FOLDER`: browser image search over a local folder.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { SailError } from '../util/errors.js';
 import { startServer } from '../serve/server.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
+import { parseNumber } from './flags.js';
 
 interface ServeFlags {
   model: string;
@@ -17,12 +17,8 @@ interface ServeFlags {
   json?: boolean;
 }
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new SailError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
+const int = (name: string, v: string | undefined, min: number): number | undefined =>
+  v === undefined ? undefined : parseNumber(v, `--${name}`, { int: true, min });
 
 /** Register `sail serve`. */
 export function register(program: Command): void {

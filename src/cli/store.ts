@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { importNpy } from '../store/npy.js';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
+import { parseNumber } from './flags.js';
 
 interface ImportFlags {
   images: string;
@@ -17,11 +18,7 @@ interface ImportFlags {
   json?: boolean;
 }
 
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new SailError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
+const positiveInt = (v: string, flag: string): number => parseNumber(v, flag, { int: true, positive: true });
 
 /** Register `sail store`. */
 export function register(program: Command): void {

@@ -6,6 +6,7 @@ import type { HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
 import type { OptimizerKind } from '../train/optimizer.js';
 import { SailError } from '../util/errors.js';
+import { oneOf, parseNumber } from './flags.js';
 
 interface TrainFlags {
   head: string;
@@ -54,17 +55,7 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
 const DEFAULT_LR: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 1e-3 };
 const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
 
-function num(v: string, flag: string, opts: { int?: boolean; min?: number; positive?: boolean } = {}): number {
-  const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && (opts.min === undefined || n >= opts.min) && (!opts.positive || n > 0);
-  if (!ok) throw new SailError(`${flag} must be ${opts.int ? 'an integer' : 'a number'}${opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : ''}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function oneOf<T extends string>(v: string, allowed: readonly T[], flag: string): T {
-  if (!allowed.includes(v as T)) throw new SailError(`${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  return v as T;
-}
+const num = parseNumber;
 
 /** Register `sail train`. */
 export function register(program: Command): void {
