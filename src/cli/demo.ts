@@ -3,28 +3,14 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { SailError } from '../util/errors.js';
-import { runDemo, type DemoProgress } from '../demo/run.js';
+import { runDemo, type DemoOptions, type DemoProgress } from '../demo/run.js';
 import { numberArg } from './flags.js';
 
 const positiveInt = (name: string) => numberArg(name, { int: true, positive: true });
 const positiveNumber = (name: string) => numberArg(name, { positive: true });
 
-interface DemoFlags {
-  out: string;
-  steps?: number;
-  threads?: number;
-  limit?: number;
-  seed?: number;
-  batchSize?: number;
-  lr?: number;
-  widthFactor?: number;
-  targetDim?: number;
-  backbones?: string;
-  imageBackbone?: string;
-  textBackbone?: string;
-  allowDownload?: boolean;
-  json?: boolean;
-}
+/** Commander's parsed flags: the library options plus the CLI-only ones. */
+type DemoFlags = Omit<DemoOptions, 'onProgress' | 'out'> & { out: string; backbones?: string; json?: boolean };
 
 /** Register `sail demo`. */
 export function register(program: Command): void {
@@ -35,7 +21,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'training steps per head', positiveInt('steps'))
     .option('--threads <n>', 'compute threads', positiveInt('threads'))
     .option('--limit <n>', 'use only N emoji concepts (quick runs, tests)', positiveInt('limit'))
-    .option('--seed <n>', 'seed of the split, init and shuffling', positiveInt('seed'))
+    .option('--seed <n>', 'seed of the split, init and shuffling', numberArg('seed', { int: true, min: 0 }))
     .option('--batch-size <n>', 'training batch size', positiveInt('batch-size'))
     .option('--lr <x>', 'Lion learning rate', positiveNumber('lr'))
     .option('--width-factor <n>', 'star head hidden width factor', positiveInt('width-factor'))
