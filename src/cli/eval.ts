@@ -73,7 +73,7 @@ export function register(program: Command): void {
       const embedders = async (): Promise<Embedders> => {
         if (!f.head) throw new SailError('raw-data tasks need --head');
         const { createModel } = await import('../model/model.js');
-        const { loadHead } = await import('../model/checkpoint.js');
+        const { loadHead } = await import('../head/load.js');
         const head = await loadHead(f.head);
         const visionModel = f.imageModel ?? head.config.visionModel;
         const textModel = f.textModel ?? head.config.textModel;

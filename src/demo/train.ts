@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
 import { initParams } from '../head/init.js';
-import type { LoadedHead } from '../model/checkpoint.js';
+import type { LoadedHead } from '../head/load.js';
 import { createTrainEngine } from '../train/engine.js';
 import { loadLatestCheckpoint } from '../train/checkpoint.js';
 import { trainLoop } from '../train/loop.js';

@@ -10,7 +10,7 @@ import { trainLoop, type TrainProgress } from '../train/loop.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { loadEvalHead } from './head-apply.js';
+import { loadHead } from '../head/load.js';
 import type { RetrievalMetrics } from './metrics.js';
 import { barChartSvg } from './svg.js';
 import { evaluateRetrievalOnStores } from './tasks.js';
@@ -142,7 +142,7 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
       onProgress: (p) => o.onProgress?.({ pair: pair.name, stage: 'train', train: p }),
     });
     o.onProgress?.({ pair: pair.name, stage: 'eval' });
-    const head = await loadEvalHead(join(runDir, 'checkpoint', 'head.safetensors'));
+    const head = await loadHead(join(runDir, 'checkpoint', 'head.safetensors'));
     const retrieval = await evaluateRetrievalOnStores(img, {
       head, rows: val, imageModality: imgMod, textModalities: [txtMod], textStore: txt, threads: o.threads, ks: [1, 5, 10],
     });

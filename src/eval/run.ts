@@ -5,7 +5,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { evaluateCaptionDataset, embedLabelledImages, evaluateZeroShotDataset, type DatasetProgress } from './dataset-tasks.js';
 import { openEvalDataset, openMmvp, openWinogroundJsonl, type ClassificationDataset } from './datasets.js';
-import { loadEvalHead } from './head-apply.js';
+import { loadHead } from '../head/load.js';
 import { evaluateRidgeProbe, fitRidgeProbe } from './linear-probe.js';
 import { labelledStoreEmbeddings, readLabels } from './store-labels.js';
 import { resultsMarkdown, type EvalResults } from './report.js';
@@ -79,7 +79,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResults> {
         const s = await openStore(store);
         try {
           const n = Math.min(s.rows, o.limit ?? s.rows);
-          const head = o.head ? await loadEvalHead(o.head) : undefined;
+          const head = o.head ? await loadHead(o.head) : undefined;
           const m = await evaluateRetrievalOnStores(s, {
             head, rows: Uint32Array.from({ length: n }, (_, i) => i), textStore: o.textStore,
             imageModality: o.imageModality, textModalities: o.textModalities, threads: o.threads,
@@ -108,7 +108,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResults> {
       const queryStore = need(o.store, `${task} on stores needs --store (queries) with --labels`);
       const labelsFile = need(o.labels, `${task} on stores needs --labels for the query store`);
       const classNames = o.classNames ?? [...new Set([...(await readLabels(o.trainLabels)), ...(await readLabels(labelsFile))])].sort();
-      const head = o.head ? await loadEvalHead(o.head) : undefined;
+      const head = o.head ? await loadHead(o.head) : undefined;
       const so = { modality: o.imageModality, head, threads: o.threads };
       const a = await labelledStoreEmbeddings(trainStore, o.trainLabels, classNames, so);
       const b = await labelledStoreEmbeddings(queryStore, labelsFile, classNames, so);

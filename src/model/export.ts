@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
-import { loadHead, logitScaleBias, type LoadedHead } from './checkpoint.js';
+import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
 import { DINOV2_PREPROCESS, MANIFEST_FILE, type ExportManifest, type ImagePreprocess, type WordVocabTokenizer } from './export-config.js';

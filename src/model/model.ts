@@ -3,7 +3,7 @@ import type { ImageEncoder, ImageInput, TextEncoder } from '../encoders/types.js
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
 import { createSession, f32, type ort } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
-import { loadHead, logitScaleBias, type LoadedHead } from './checkpoint.js';
+import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
 import { cosineMatrix, l2NormalizeRows, sigmoid, softmaxRows } from './vector-math.js';
 

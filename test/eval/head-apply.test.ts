@@ -6,7 +6,8 @@ import type { HeadConfig, HeadType, Side } from '../../src/head/config.js';
 import { initParams } from '../../src/head/init.js';
 import { refHeadForward, type RefParams } from '../../src/head/reference.js';
 import { writeSafetensors } from '../../src/head/safetensors.js';
-import { createHeadApplier, loadEvalHead } from '../../src/eval/head-apply.js';
+import { createHeadApplier } from '../../src/eval/head-apply.js';
+import { loadHead } from '../../src/head/load.js';
 import { saveHead } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from '../helpers/paths.js';
@@ -41,25 +42,25 @@ test('ONNX head forward (blocked) matches the float64 reference for star, mlp an
   }
 });
 
-test('loadEvalHead reads config from metadata, from config.json, or infers it from shapes', async () => {
+test('loadHead reads config from metadata, from config.json, or infers it from shapes', async () => {
   const dir = tempDir();
   const cfg = config('star');
   const params = initParams(cfg, new Rng(1));
   await saveHead(join(dir, 'a.safetensors'), params, cfg);
-  const a = await loadEvalHead(join(dir, 'a.safetensors'));
+  const a = await loadHead(join(dir, 'a.safetensors'));
   assert.deepEqual(a.config, cfg);
   assert.deepEqual(a.params.map((p) => p.name), params.map((p) => p.name));
   assert.deepEqual([...a.params[2].data], [...params[2].data]);
   // bare tensors (converted original checkpoint): inferred type and widths
   const sub = join(dir, 'bare');
   await writeSafetensors(join(sub, 'head.safetensors'), params);
-  const b = await loadEvalHead(sub);
+  const b = await loadHead(sub);
   assert.equal(b.config.type, 'star');
   assert.equal(b.config.widthFactor, 2);
   assert.equal(b.config.targetDim, 4);
   // config.json (training config with "head") wins; a mismatch is a SailError naming the tensor
   writeFileSync(join(sub, 'config.json'), JSON.stringify({ head: { ...cfg, type: 'linear' } }));
-  await assert.rejects(loadEvalHead(sub), /vision_mapping_network\.weight is missing/);
-  await assert.rejects(loadEvalHead(join(dir, 'nope.safetensors')), /not found/);
+  await assert.rejects(loadHead(sub), /vision_mapping_network\.weight is missing/);
+  await assert.rejects(loadHead(join(dir, 'nope.safetensors')), /not found/);
   rmSync(dir, { recursive: true, force: true });
 });

@@ -66,8 +66,8 @@ test('probing ranks the planted well-aligned pair first (and resumes from result
   assert.match(readFileSync(join(out, 'probe.md'), 'utf8'), /\| 1 \| good \|/);
   // the score is the held-out retrieval of the saved head, recomputed independently here
   const rows = splitRows(n, 64, 3).val;
-  const { loadEvalHead } = await import('../../src/eval/head-apply.js');
-  const head = await loadEvalHead(join(out, 'good', 'run')); // a training output folder (checkpoint/ inside)
+  const { loadHead } = await import('../../src/head/load.js');
+  const head = await loadHead(join(out, 'good', 'run')); // a training output folder (checkpoint/ inside)
   const m = await evaluateRetrievalOnStores(join(dir, 'img-good'), { head, rows, textStore: join(dir, 'text'), threads: 1 });
   assert.equal((m.imageToText['R@10'] + m.textToImage['R@10']) / 2, good.score);
   // a second run reuses every result

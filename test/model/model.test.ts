@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { createModel } from '../../src/model/model.js';
-import { inferHeadConfig, loadHead } from '../../src/model/checkpoint.js';
+import { inferHeadConfig, loadHead } from '../../src/head/load.js';
 import type { HeadConfig, HeadType } from '../../src/head/config.js';
 import { SailError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers/paths.js';

@@ -138,7 +138,7 @@ test('--init loads matching head weights and names the tensor when the head diff
 
 test('validation every k epochs: retrieval on a pre-encoded store is logged to val.jsonl and matches the final head', async () => {
   const { evaluateRetrievalOnStores } = await import('../../src/eval/tasks.js');
-  const { loadEvalHead } = await import('../../src/eval/head-apply.js');
+  const { loadHead } = await import('../../src/head/load.js');
   const dir = tempDir();
   const D = 16, T = 12, OUT = 16, N = 128;
   const pl = await plantedStore(join(dir, 'store'), { rows: 1024, testRows: N, imageDim: D, textDim: T, noise: 0.3, seed: 5 });
@@ -156,7 +156,7 @@ test('validation every k epochs: retrieval on a pre-encoded store is logged to v
   assert.deepEqual(seen, [2, 4, 5]);
   const lines = readFileSync(join(out, 'val.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => l.step), [8, 16, 20]);
-  const final = await evaluateRetrievalOnStores(join(dir, 'val'), { head: await loadEvalHead(join(out, 'checkpoint')) });
+  const final = await evaluateRetrievalOnStores(join(dir, 'val'), { head: await loadHead(join(out, 'checkpoint')) });
   assert.deepEqual(lines[2].retrieval, JSON.parse(JSON.stringify(final)));
   assert.ok(final.imageToText['R@1'] > 30, `final I2T R@1 ${final.imageToText['R@1']}%`);
 });

@@ -1,9 +1,11 @@
-// Load a head (config + parameters) from a checkpoint path, inferring the config from tensor shapes if needed.
+// Load a head (config + parameters) from a checkpoint path: ours (training writes config.json and the
+// config in the safetensors metadata) or an original SAIL head converted to safetensors (no config: type,
+// widths and width factor are inferred from the tensor shapes). One loader for eval, model and export.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
-import { readSafetensors, type NamedTensor as ReadTensor } from '../head/safetensors.js';
+import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from './config.js';
+import { readSafetensors, type NamedTensor } from './safetensors.js';
 
 /** A head ready to run: its config and parameters in paramSpecs order. */
 export interface LoadedHead {
@@ -54,68 +56,71 @@ export function inferHeadConfig(shapes: Map<string, number[]>, file?: string): H
     type = 'linear';
     targetDim = dim('vision_mapping_network.weight', 0);
   } else throw new SailError('cannot infer the head type: no vision_mapping_network tensors (star f1/f2/g, mlp proj.0/proj.2 or linear)', { file });
-  return { type, widthFactor, visionDim, textDim, targetDim, logitScaleInit: defaultHeadConfig.logitScaleInit, logitBiasInit: defaultHeadConfig.logitBiasInit };
+  return { ...defaultHeadConfig, type, widthFactor, visionDim, textDim, targetDim };
 }
 
 /** Order and check tensors against paramSpecs(cfg); missing or mis-shaped tensors give a SailError. */
-export function paramsFromTensors(cfg: HeadConfig, tensors: ReadTensor[], file?: string): ParamSet {
+export function paramsFromTensors(cfg: HeadConfig, tensors: NamedTensor[], file?: string): ParamSet {
   const byName = new Map(tensors.map((t) => [stripName(t.name), t]));
   return paramSpecs(cfg).map((spec) => {
     const t = byName.get(spec.name);
-    if (!t) throw new SailError(`head tensor ${spec.name} is missing`, { file });
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== size) throw new SailError(`head tensor ${spec.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(spec.shape)}`, { file });
+    if (!t) throw new SailError(`head tensor ${spec.name} is missing (not a ${cfg.type} head of these widths?)`, { file });
+    // logit_scale / logit_bias may be stored as 0-d scalars (PyTorch) instead of [1]
+    const scalarOk = spec.shape.length === 1 && spec.shape[0] === 1 && t.shape.length === 0 && t.data.length === 1;
+    if (!scalarOk && JSON.stringify(t.shape) !== JSON.stringify(spec.shape)) {
+      throw new SailError(`head tensor ${spec.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(spec.shape)}`, { file });
+    }
     return { name: spec.name, shape: spec.shape, data: t.data };
   });
 }
 
-function readConfigJson(file: string): HeadConfig {
+/** A bare HeadConfig, or a training run config with the head nested under "head"; widths and type checked. */
+function parseConfig(text: string, file: string): HeadConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new SailError(`config is not valid JSON (${(e as Error).message})`, { file });
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SailError(`head config is not valid JSON (${(err as Error).message})`, { file });
   }
-  // Accept a bare HeadConfig or one nested under "head" (training run configs).
-  const obj = raw as Record<string, unknown>;
-  const cfg = (obj && typeof obj === 'object' && 'head' in obj && typeof obj.head === 'object' ? obj.head : obj) as Partial<HeadConfig>;
-  for (const k of ['type', 'visionDim', 'textDim', 'targetDim'] as const)
-    if (cfg[k] === undefined) throw new SailError(`config has no "${k}"`, { file });
-  return { ...defaultHeadConfig, ...cfg } as HeadConfig;
+  const obj = (raw && typeof raw === 'object' && 'head' in raw ? (raw as { head: unknown }).head : raw) as Partial<HeadConfig> | null;
+  if (!obj || typeof obj !== 'object') throw new SailError('head config is not an object', { file });
+  for (const k of ['visionDim', 'textDim', 'targetDim'] as const) {
+    if (!Number.isInteger(obj[k]) || (obj[k] as number) < 1) throw new SailError(`head config: ${k} must be a positive integer`, { file });
+  }
+  if (!['star', 'mlp', 'linear'].includes(String(obj.type))) throw new SailError(`head config: unknown type ${String(obj.type)}`, { file });
+  return { ...defaultHeadConfig, ...obj } as HeadConfig;
 }
 
+/** The safetensors file of a checkpoint folder, or of a training output folder holding checkpoint/. */
 function pickSafetensors(dir: string): string {
+  const nested = join(dir, 'checkpoint', 'head.safetensors');
   const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
   for (const pref of ['head.safetensors', 'model.safetensors']) if (files.includes(pref)) return join(dir, pref);
   if (files.length === 1) return join(dir, files[0]);
+  if (!files.length && existsSync(nested)) return nested;
   throw new SailError(files.length ? `several .safetensors files (${files.join(', ')}); name one` : 'no .safetensors file in the checkpoint folder', { file: dir });
 }
 
 /**
- * Load a head checkpoint: a folder (config.json + one .safetensors), or a .safetensors file with an optional
- * config.json beside it (or a JSON HeadConfig in its metadata under `config`, as training writes). Without any config the
- * type, widths and width factor are inferred from the tensor shapes (original SAIL heads converted to
- * safetensors). The effective logit scale/bias always come from the tensors.
+ * Load a head checkpoint: a .safetensors file, a checkpoint folder (config.json + head.safetensors) or a
+ * training output folder (checkpoint/ inside). The config comes from `<name>.json` or `config.json` beside
+ * the file, else the file's metadata (`config` / `sail_config`, as training writes), else it is inferred
+ * from the tensor shapes. The logit scale and bias always come from the tensors.
  */
 export async function loadHead(path: string): Promise<LoadedHead> {
   if (!existsSync(path)) throw new SailError('checkpoint not found', { file: path });
   const file = statSync(path).isDirectory() ? pickSafetensors(path) : path;
   const { tensors, metadata } = await readSafetensors(file);
-  let config: HeadConfig;
   const cfgFile = [join(dirname(file), basename(file).replace(/\.safetensors$/, '.json')), join(dirname(file), 'config.json')].find(
     (f) => f !== file && existsSync(f),
   );
-  if (cfgFile) config = readConfigJson(cfgFile);
-  else if (metadata.config ?? metadata.sail_config) {
-    // src/train/checkpoint.ts saveHead() stores the HeadConfig as JSON under `config`.
-    try {
-      config = { ...defaultHeadConfig, ...(JSON.parse(metadata.config ?? metadata.sail_config) as HeadConfig) };
-    } catch {
-      throw new SailError('safetensors metadata config is not valid JSON', { file });
-    }
-  } else config = inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
-  const params = paramsFromTensors(config, tensors, file);
-  return { config, params };
+  const metaConfig = metadata.config ?? metadata.sail_config;
+  const config = cfgFile
+    ? parseConfig(readFileSync(cfgFile, 'utf8'), cfgFile)
+    : metaConfig !== undefined
+      ? parseConfig(metaConfig, file)
+      : inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
+  return { config, params: paramsFromTensors(config, tensors, file) };
 }
 
 /** Effective logit scale exp(logit_scale) and bias of a parameter set. */
