@@ -1,15 +1,7 @@
 // Small row-major vector helpers shared by the model, segmentation and the search index.
+import { l2NormalizeRows } from '../eval/similarity.js';
 
-/** L2-normalise each row of a row-major [n, d] matrix in place (zero rows stay zero); returns it. */
-export function l2NormalizeRows(x: Float32Array, d: number): Float32Array {
-  for (let r = 0; r < x.length; r += d) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += x[r + k] * x[r + k];
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let k = 0; k < d; k++) x[r + k] *= inv;
-  }
-  return x;
-}
+export { l2NormalizeRows };
 
 /** Cosine similarity [na, nb] of two row-major sets of width d (inputs are not modified). */
 export function cosineMatrix(a: Float32Array, b: Float32Array, d: number): Float32Array {
