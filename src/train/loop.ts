@@ -25,8 +25,9 @@ export interface StepMetrics {
   positive: number;
   negative: number;
   extra?: number;
-  /** Effective logit scale exp(s) after the step. */
+  /** Effective logit scale exp(s) AFTER this step's update and clamp (the original logs it before the update). */
   scale: number;
+  /** Logit bias after this step's update (the original logs it before). */
   bias: number;
   pairsPerSec: number;
 }
@@ -150,6 +151,9 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     const ckPath = join(o.outDir, CHECKPOINT_DIR);
     const logPath = join(o.outDir, 'train.jsonl');
     const valLogPath = join(o.outDir, 'val.jsonl');
+    // --init: config.json records the scale/bias the init file actually carries, not the CLI defaults.
+    const initFromFile = o.initFile ? await loadHeadParams(o.initFile, head) : undefined;
+    if (initFromFile) recordInitScalars(head, initFromFile);
     const existing = await loadLatestCheckpoint(o.outDir);
     if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
     let params: ParamSet;
@@ -160,7 +164,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
         if (!d || d.length !== s.shape.reduce((a, b) => a * b, 1)) throw new SailError(`checkpoint tensor ${s.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
         return { name: s.name, shape: s.shape, data: d };
       });
-    } else if (o.initFile) params = await loadHeadParams(o.initFile, head);
+    } else if (initFromFile) params = initFromFile;
     else params = initParams(head, new Rng(seed));
     const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
     let startStep = 0;
@@ -264,6 +268,14 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     await engine?.dispose();
     await store.close();
   }
+}
+
+/** Set the head's logitScaleInit / logitBiasInit from loaded parameters (scale stored as its log). */
+function recordInitScalars(head: HeadConfig, params: ParamSet): void {
+  const scale = params.find((p) => p.name === 'logit_scale');
+  const bias = params.find((p) => p.name === 'logit_bias');
+  if (scale) head.logitScaleInit = Math.exp(scale.data[0]);
+  if (bias) head.logitBiasInit = bias.data[0];
 }
 
 /** A resume must continue the same run: the settings that change the trajectory must match. */

@@ -7,11 +7,23 @@ export type OptimizerKind = 'lion' | 'adamw';
 export interface OptimizerHyper {
   /** Decoupled weight decay. */
   weightDecay: number;
+  /** Default 0.9 (Lion and AdamW, as in the original's params.py). */
   beta1?: number;
+  /** Default 0.99 for both: the original's Lion and its AdamW default (sail-method.md 7.1). */
   beta2?: number;
-  /** AdamW only. */
+  /** AdamW only; default 1e-8 (open_clip's table for non-ViT names; sail-method.md does not record it). */
   eps?: number;
 }
+
+/**
+ * Defaults of the original's training parameters (sail-method.md 7.1, "CLI default" column): AdamW lr
+ * 5e-4 (open_clip's table), wd 0.2, betas 0.9/0.99. Lion keeps the paper's betas 0.9/0.99 and wd 1e-4;
+ * its lr here is 1e-4, not the paper's 1e-5, which is tuned for batch 32,768 over ~70k steps.
+ */
+export const OPTIMIZER_DEFAULTS: Record<OptimizerKind, { lr: number; weightDecay: number; beta1: number; beta2: number; eps?: number }> = {
+  lion: { lr: 1e-4, weightDecay: 1e-4, beta1: 0.9, beta2: 0.99 },
+  adamw: { lr: 5e-4, weightDecay: 0.2, beta1: 0.9, beta2: 0.99, eps: 1e-8 },
+};
 
 /** One optimizer state tensor, named `<param>.<moment>` (e.g. `text_layer_norm.bias.exp_avg`). */
 export interface StateTensor {
@@ -37,9 +49,12 @@ export interface Optimizer {
  * `decay[i]` says whether AdamW decays parameter i; Lion ignores it and decays all, like the reference.
  */
 export function createOptimizer(kind: OptimizerKind, params: ParamSet, hyper: OptimizerHyper, decay?: boolean[]): Optimizer {
-  const b1 = hyper.beta1 ?? 0.9;
-  const b2 = hyper.beta2 ?? (kind === 'lion' ? 0.99 : 0.999);
-  const eps = hyper.eps ?? 1e-8;
+  const b1 = hyper.beta1 ?? OPTIMIZER_DEFAULTS[kind].beta1;
+  const b2 = hyper.beta2 ?? OPTIMIZER_DEFAULTS[kind].beta2;
+  const eps = hyper.eps ?? OPTIMIZER_DEFAULTS.adamw.eps!;
+  for (const [name, b] of [['beta1', b1], ['beta2', b2]] as const) {
+    if (!(b >= 0 && b < 1)) throw new SailError(`${name} must be in [0, 1), got ${b}`);
+  }
   const wd = hyper.weightDecay;
   const m = params.map((p) => new Float32Array(p.data.length));
   const v = kind === 'adamw' ? params.map((p) => new Float32Array(p.data.length)) : [];
