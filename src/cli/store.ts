@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .command('import')
     .description('import row-aligned .npy embeddings ([rows, dim] float16/float32, little-endian, C order) into a store; resumable')
     .requiredOption('--images <file>', 'image embeddings .npy')
-    .requiredOption('--texts <file>', 'caption embeddings .npy (row i describes image i)')
+    .requiredOption('--texts <file>', 'caption embeddings .npy: n rows (row i describes image i), or k x n rows (row i describes image i mod n; stored as modalities text, text_2, ..., text_k)')
     .option('--extra-texts <file>', 'extra caption embeddings .npy (stored as modality "extra_text")')
     .requiredOption('--out <dir>', 'store folder to create')
     .option('--dtype <type>', 'storage type: float16 or float32', 'float16')

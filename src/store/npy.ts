@@ -132,31 +132,78 @@ export interface NpyImportOptions {
   onProgress?: (rowsDone: number, rows: number) => void;
 }
 
+/** One store modality read from a block of rows of an opened `.npy` file. */
+interface ImportColumn {
+  name: string;
+  reader: NpyReader;
+  /** First file row of this modality (caption set j of k starts at j x n). */
+  rowOffset: number;
+  model?: string;
+}
+
+/**
+ * Modality name of caption set `j` of `k` for `base` (`text`, `extra_text`): set 0 keeps the base name,
+ * the others get `_2`, `_3`, ... (so `text`, `text_2`, `text_3` for k = 3).
+ */
+export function captionModality(base: string, j: number): string {
+  return j === 0 ? base : `${base}_${j + 1}`;
+}
+
+/**
+ * Caption sets of a text file with k x n rows for n images, as in the original loader: caption row i
+ * describes image i mod n, so rows [j n, (j + 1) n) form caption set j, row-aligned with the images.
+ */
+function captionColumns(base: string, reader: NpyReader, n: number, model: string | undefined, what: string): ImportColumn[] {
+  const rows = reader.header.rows;
+  if (n === 0 || rows === 0 || rows % n !== 0) {
+    throw new SailError(`has ${rows} rows but the images file has ${n}; row i of every file must be the same sample (${what} may also hold k x ${n} rows: row i describes image i mod ${n})`, { file: reader.file });
+  }
+  return Array.from({ length: rows / n }, (_, j) => ({ name: captionModality(base, j), reader, rowOffset: j * n, model }));
+}
+
 /**
  * Stream `.npy` matrices (row i of each is one sample) into a store, part by part; resumable
- * (complete parts are skipped). Memory is bounded by one part of each modality.
+ * (complete parts are skipped). Memory is bounded by one part of each modality. A caption file may hold
+ * k x n rows for n images (caption row i describes image i mod n, the original's convention): it becomes
+ * k caption modalities `text`, `text_2`, ... (`extra_text`, `extra_text_2`, ... for extra captions, which
+ * must then have the same k).
  */
 export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> {
-  const sources: [string, string, string | undefined][] = [['image', opts.images, opts.imageModel], ['text', opts.texts, opts.textModel]];
-  if (opts.extraTexts) sources.push(['extra_text', opts.extraTexts, opts.textModel]);
   const readers: NpyReader[] = [];
+  const open = async (file: string): Promise<NpyReader> => {
+    const r = await openNpy(file);
+    readers.push(r);
+    return r;
+  };
   try {
-    for (const [, file] of sources) readers.push(await openNpy(file));
-    const rows = readers[0].header.rows;
-    readers.forEach((r, i) => {
-      if (r.header.rows !== rows) throw new SailError(`has ${r.header.rows} rows but ${readers[0].file} has ${rows}; row i of every file must be the same sample`, { file: r.file });
-      if (i === 2 && r.header.cols !== readers[1].header.cols) {
-        throw new SailError(`extra texts have dim ${r.header.cols} but texts have ${readers[1].header.cols} (they go through the same text head)`, { file: r.file });
+    const images = await open(opts.images);
+    const n = images.header.rows;
+    const texts = await open(opts.texts);
+    if (texts.header.rows !== n && (n === 0 || texts.header.rows % n !== 0)) {
+      throw new SailError(`has ${texts.header.rows} rows but ${images.file} has ${n}; row i of every file must be the same sample (or k x ${n} rows: caption row i describes image i mod ${n})`, { file: texts.file });
+    }
+    const columns: ImportColumn[] = [{ name: 'image', reader: images, rowOffset: 0, model: opts.imageModel }, ...captionColumns('text', texts, n, opts.textModel, '--texts')];
+    if (opts.extraTexts) {
+      const extra = await open(opts.extraTexts);
+      if (extra.header.rows !== texts.header.rows) {
+        throw new SailError(`has ${extra.header.rows} rows but ${texts.file} has ${texts.header.rows}; extra caption row i pairs with caption row i`, { file: extra.file });
       }
-    });
+      if (extra.header.cols !== texts.header.cols) {
+        throw new SailError(`extra texts have dim ${extra.header.cols} but texts have ${texts.header.cols} (they go through the same text head)`, { file: extra.file });
+      }
+      columns.push(...captionColumns('extra_text', extra, n, opts.textModel, '--extra-texts'));
+    }
+    const rows = n;
     const dtype = opts.dtype ?? 'float16';
     // default: parts of about 64 MiB of float32 for the widest modality (bounded memory while importing)
     const widest = Math.max(...readers.map((r) => r.header.cols));
     const per = opts.rowsPerPart ?? Math.max(256, Math.min(16384, Math.floor(2 ** 26 / (4 * widest))));
     if (!Number.isInteger(per) || per <= 0) throw new SailError(`rowsPerPart must be a positive integer, got ${per}`);
+    const files: Record<string, string> = {};
+    for (const c of columns) files[c.name] = c.reader.file;
     const writer = await createStoreWriter(opts.out, {
-      modalities: sources.map(([name, , model], i) => ({ name, dim: readers[i].header.cols, dtype, ...(model ? { model } : {}) })),
-      meta: { source: 'npy', files: Object.fromEntries(sources.map(([name, file]) => [name, file])) },
+      modalities: columns.map((c) => ({ name: c.name, dim: c.reader.header.cols, dtype, ...(c.model ? { model: c.model } : {}) })),
+      meta: { source: 'npy', files, ...(columns.some((c) => c.rowOffset > 0) ? { captionSets: columns.filter((c) => c.name.startsWith('text')).length } : {}) },
     });
     const parts = Math.ceil(rows / per);
     for (let p = 0; p < parts; p++) {
@@ -164,14 +211,15 @@ export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> 
       const count = Math.min(per, rows - start);
       if (!writer.hasPart(p)) {
         const data: Record<string, Float32Array> = {};
-        for (let i = 0; i < sources.length; i++) {
-          const block = await readers[i].readRows(start, count);
+        for (const c of columns) {
+          const block = await c.reader.readRows(c.rowOffset + start, count);
+          const cols = c.reader.header.cols;
           for (let k = 0; k < block.length; k++) {
             if (!Number.isFinite(block[k])) {
-              throw new SailError(`non-finite value ${block[k]} at column ${k % readers[i].header.cols}`, { file: readers[i].file, row: start + Math.floor(k / readers[i].header.cols) });
+              throw new SailError(`non-finite value ${block[k]} at column ${k % cols}`, { file: c.reader.file, row: c.rowOffset + start + Math.floor(k / cols) });
             }
           }
-          data[sources[i][0]] = block;
+          data[c.name] = block;
         }
         await writer.writePart(p, data);
       }
