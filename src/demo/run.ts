@@ -201,6 +201,57 @@ function summaryRow(r: MethodRuns): MethodResult {
   return { method: r.method, note: `${r.note}; mean ± sd over ${r.metrics.length} seeds`, metrics: mean, sd, perSeed: r.metrics };
 }
 
+/** Every evaluated method, per seed, plus what the first seed's training left behind. */
+interface SeedRuns {
+  runs: Map<string, MethodRuns>;
+  curves: DemoResult['curves'];
+  checkpoints: Record<string, string>;
+  trainS: number;
+  evalS: number;
+}
+
+/** Step 3+5: per training seed, train the star head and the linear probe, and evaluate them (and the untrained star). */
+async function trainAndEvaluateSeeds(s: DemoSettings, st: EncodedStores, inputs: EvalInputs, progress: Progress): Promise<SeedRuns> {
+  const out: SeedRuns = { runs: new Map(), curves: {}, checkpoints: {}, trainS: 0, evalS: 0 };
+  for (const seed of s.trainSeeds) {
+    const t0 = performance.now();
+    const star = await trainHead(s, st, 'star', s.star, seed, st.trainImages, progress);
+    const linear = await trainHead(s, st, 'linear', s.linear, seed, st.trainImages, progress);
+    if (seed === s.trainSeeds[0]) {
+      out.curves = { 'SAIL star': star.curve, 'linear probe': linear.curve };
+      out.checkpoints = { starCheckpoint: star.checkpoint, linearCheckpoint: linear.checkpoint };
+    }
+    const t1 = performance.now();
+    out.trainS += (t1 - t0) / 1000;
+    progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
+    await recordEvaluation(out.runs, 'untrained star', 'same init as SAIL star, 0 steps', star.initial, inputs);
+    await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
+    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final, inputs);
+    progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
+    out.evalS += (performance.now() - t1) / 1000;
+  }
+  return out;
+}
+
+/** Evaluate one head and append its metrics and per-query ranks to its method's record. */
+async function recordEvaluation(runs: Map<string, MethodRuns>, method: string, note: string, head: Parameters<typeof evaluateHead>[0], inputs: EvalInputs): Promise<void> {
+  let r = runs.get(method);
+  if (!r) runs.set(method, (r = { method, note, metrics: [], ranks: [] }));
+  const ev = await evaluateHead(head, inputs);
+  r.metrics.push(ev.metrics);
+  r.ranks.push(ev.ranks);
+}
+
+/** Step 6: rows (chance first, then mean ± sd per method) and SAIL star's paired comparisons. */
+function summarise(runs: Map<string, MethodRuns>, data: EmojiDataset): Pick<DemoResult, 'rows' | 'comparisons'> {
+  const chance: MethodResult = { method: 'chance', note: 'uniform random ranking (closed form)', metrics: chanceMetrics(data.test.length, data.categories.length, data.subcategories.length) };
+  const star = runs.get('SAIL star')!;
+  const comparisons = [...runs.values()]
+    .filter((r) => r.method === 'linear probe' || r.method.startsWith('ridge'))
+    .map((b) => ({ against: b.method, results: compareMethods(star.ranks, b.ranks) }));
+  return { rows: [chance, ...[...runs.values()].map(summaryRow)], comparisons };
+}
+
 /** Run the whole demo. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
@@ -209,52 +260,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const data = loadDemoData(s);
   const st = await encodeDemoStores(s, data, progress);
   const inputs = evalInputs(s, data, st);
-
-  const tTrain = performance.now();
-  const runs = new Map<string, MethodRuns>();
-  const record = async (method: string, note: string, head: Parameters<typeof evaluateHead>[0]): Promise<void> => {
-    const r = runs.get(method) ?? runs.set(method, { method, note, metrics: [], ranks: [] }).get(method)!;
-    const ev = await evaluateHead(head, inputs);
-    r.metrics.push(ev.metrics);
-    r.ranks.push(ev.ranks);
-  };
-  let evalS = 0;
-  let curves: DemoResult['curves'] = {};
-  const checkpoints: Record<string, string> = {};
-  for (const seed of s.trainSeeds) {
-    const star = await trainHead(s, st, 'star', s.star, seed, st.trainImages, progress);
-    const linear = await trainHead(s, st, 'linear', s.linear, seed, st.trainImages, progress);
-    if (seed === s.trainSeeds[0]) {
-      curves = { 'SAIL star': star.curve, 'linear probe': linear.curve };
-      Object.assign(checkpoints, { starCheckpoint: star.checkpoint, linearCheckpoint: linear.checkpoint });
-    }
-    const tEval = performance.now();
-    progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
-    await record('untrained star', 'same init as SAIL star, 0 steps', star.initial);
-    await record('linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final);
-    await record('SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final);
-    progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
-    evalS += (performance.now() - tEval) / 1000;
-  }
-  const trainS = (performance.now() - tTrain) / 1000 - evalS;
-
+  const seeds = await trainAndEvaluateSeeds(s, st, inputs, progress);
   const tRidge = performance.now();
-  const ridges = await fitRidgeBaselines(s, st, progress);
-  for (const r of ridges) await record(r.method, r.note, r.head);
+  for (const r of await fitRidgeBaselines(s, st, progress)) await recordEvaluation(seeds.runs, r.method, r.note, r.head, inputs);
   const ridgeS = (performance.now() - tRidge) / 1000;
+  const { rows, comparisons } = summarise(seeds.runs, data);
 
-  const chance: MethodResult = { method: 'chance', note: 'uniform random ranking (closed form)', metrics: chanceMetrics(data.test.length, data.categories.length, data.subcategories.length) };
-  const rows = [chance, ...[...runs.values()].map(summaryRow)];
-  const star = runs.get('SAIL star')!;
-  const comparisons = [...runs.values()]
-    .filter((r) => r.method === 'linear probe' || r.method.startsWith('ridge'))
-    .map((b) => ({ against: b.method, results: compareMethods(star.ranks, b.ranks) }));
-
+  // Step 7: artifacts, named by a hash of the settings so tuning runs in one folder do not collide
   const { runsDir } = demoPaths(s);
   const runTag = shortHash(s);
   const plotPath = join(runsDir, `loss-${runTag}.svg`);
   await writeFileAtomic(plotPath, lineChartSvg(
-    Object.entries(curves).map(([name, c]) => ({ name, points: c.map((p) => ({ x: p.step, y: p.loss })) })),
+    Object.entries(seeds.curves).map(([name, c]) => ({ name, points: c.map((p) => ({ x: p.step, y: p.loss })) })),
     { title: `SigLIP training loss (${s.imageBackbone} + ${s.textBackbone}, emoji)`, xLabel: 'step', yLabel: 'loss' },
   ));
   const resultsPath = join(runsDir, `results-${runTag}.json`);
@@ -277,9 +294,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       packages: data.split.packages,
     },
     config,
-    curves,
-    timings: { encodeS: st.encodeS, trainS, ridgeS, evalS, totalS: (performance.now() - t0) / 1000, encodedStores: st.encodedStores },
-    artifacts: { trainStore: st.trainDir, testStore: st.testDir, promptStore: st.promptDir, ...checkpoints, results: resultsPath, lossPlot: plotPath },
+    curves: seeds.curves,
+    timings: { encodeS: st.encodeS, trainS: seeds.trainS, ridgeS, evalS: seeds.evalS, totalS: (performance.now() - t0) / 1000, encodedStores: st.encodedStores },
+    artifacts: { trainStore: st.trainDir, testStore: st.testDir, promptStore: st.promptDir, ...seeds.checkpoints, results: resultsPath, lossPlot: plotPath },
   };
   await writeJsonAtomic(resultsPath, result);
   return result;

@@ -100,3 +100,40 @@ test('SVG plot: nice ticks, one path per series, finite coordinates inside the f
     }
   }
 });
+
+test('training drawings: Noto, OpenMoji and Fluent of the training concepts only, rasterised to opaque 64x64', async () => {
+  const { renderDrawing, trainingDrawings } = await import('../../src/demo/emoji.js');
+  const d = loadEmojiDataset();
+  const all = trainingDrawings(d.train, ['noto', 'openmoji', 'fluent']);
+  const trainIds = new Set(d.train.map((e) => e.id));
+  assert.ok(all.every((x) => trainIds.has(x.item.id)), 'only training concepts are drawn');
+  assert.ok(all.every((x) => !/twitter/.test(x.drawing.key)), 'no Twemoji image in training');
+  const count = (s: string) => all.filter((x) => x.drawing.style === s).length;
+  assert.equal(count('noto'), d.train.length);
+  assert.equal(count('openmoji'), d.train.length);
+  assert.ok(count('fluent') > 0.8 * d.train.length, `fluent covers ${count('fluent')} of ${d.train.length}`);
+  assert.equal(trainingDrawings(d.train, ['noto']).length, d.train.length);
+  const grin = [...d.train, ...d.test].find((e) => e.id === '1F600')!;
+  assert.deepEqual(grin.drawings.map((x) => x.style), ['noto', 'openmoji', 'fluent']);
+  for (const dr of grin.drawings) {
+    const { data, info } = await sharp(await renderDrawing(dr)).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3], dr.style);
+    // white corners (transparent background composited onto white); the face covers the centre
+    assert.deepEqual([...data.subarray(0, 3)], [255, 255, 255], `${dr.style} corner`);
+    const mid = (32 * 64 + 20) * 3; // left cheek, inside every style's face
+    assert.ok(data[mid] > 150 && data[mid + 2] < 150, `${dr.style} cheek should be yellow/orange: ${[...data.subarray(mid, mid + 3)]}`);
+  }
+});
+
+test('validation mode: carved from the training concepts, disjoint from them; test concepts unused', () => {
+  const d = loadEmojiDataset();
+  const v = loadEmojiDataset({ validation: 300 });
+  assert.equal(v.test.length, 300);
+  assert.equal(v.train.length, d.train.length - 300);
+  const trainIds = new Set(d.train.map((e) => e.id));
+  assert.ok(v.test.every((e) => trainIds.has(e.id)), 'validation concepts come from the training concepts');
+  assert.ok(v.train.every((e) => trainIds.has(e.id)), 'no test concept is trained on in tuning mode');
+  const valIds = new Set(v.test.map((e) => e.id));
+  assert.equal(v.train.filter((e) => valIds.has(e.id)).length, 0);
+  assert.throws(() => loadEmojiDataset({ validation: 0 }), /validation/);
+});
