@@ -6,12 +6,18 @@
 //   text:   y = LN(x_txt)          (identity map, target width = text width).
 // The bias is not penalised; `pen` = lambda x mean diagonal of LN(X)^T LN(X), so lambda does not depend on
 // the feature scale (the convention of eval/linear-probe.ts, whose Cholesky solve this reuses).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { choleskySolve } from '../eval/linear-probe.js';
 import { BlockProduct } from '../eval/similarity.js';
 import type { HeadConfig, ParamSet } from '../head/config.js';
-import type { LoadedHead } from '../head/load.js';
+import { loadHead, type LoadedHead } from '../head/load.js';
 import type { SessionOptions } from '../onnx/session.js';
+import { openStore } from '../store/reader.js';
+import { saveHead } from '../train/checkpoint.js';
 import { SailError } from '../util/errors.js';
+import type { RidgeTarget } from './options.js';
 
 /** LayerNorm epsilon of the head (sail-method.md 5.1). */
 const LN_EPS = 1e-5;
@@ -111,4 +117,45 @@ export function ridgeHead(fit: { w: Float64Array; b: Float64Array }, dImg: numbe
     { name: 'logit_bias', shape: [1], data: Float32Array.of(-10) },
   ];
   return { config, params };
+}
+
+
+/**
+ * Ridge heads fitted on a store's `image` rows against `text` (and `extra_text`), one per (target,
+ * lambda), each saved as `runsDir/ridge-<hash>/head.safetensors` and reused while the store's fingerprint,
+ * target and lambda are the same (the Cholesky solve of a 1793-d system takes seconds to minutes).
+ */
+export async function cachedRidgeHeads(
+  storeDir: string, runsDir: string, targets: readonly RidgeTarget[], lambdas: readonly number[], opts: SessionOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ target: RidgeTarget; lambda: number; head: LoadedHead }[]> {
+  const store = await openStore(storeDir);
+  try {
+    const fingerprint = String((store.manifest.meta as { fingerprint?: unknown } | undefined)?.fingerprint ?? '');
+    const total = targets.length * lambdas.length;
+    const out: { target: RidgeTarget; lambda: number; head: LoadedHead }[] = [];
+    let stats: RidgeStats | undefined;
+    for (const target of targets) {
+      for (const lambda of lambdas) {
+        const key = createHash('sha256').update(JSON.stringify({ v: 1, store: storeDir, fingerprint, rows: store.rows, target, lambda })).digest('hex').slice(0, 10);
+        const file = join(runsDir, `ridge-${key}`, 'head.safetensors');
+        let head: LoadedHead;
+        if (existsSync(file)) head = await loadHead(file);
+        else {
+          const n = store.rows;
+          if (!stats) {
+            const [img, txt, extra] = [await store.readRange('image', 0, n), await store.readRange('text', 0, n), await store.readRange('extra_text', 0, n)];
+            stats = await ridgeStats(img, new Map(targets.map((t) => [t, t === 'text' ? [txt] : [txt, extra]])), n, img.length / n, txt.length / n, opts);
+          }
+          head = ridgeHead(solveRidge(stats, target, lambda), stats.dImg, stats.dTxt);
+          await saveHead(file, head.params, head.config);
+        }
+        out.push({ target, lambda, head });
+        onProgress?.(out.length, total);
+      }
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
 }

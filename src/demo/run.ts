@@ -10,14 +10,14 @@ import { SailError } from '../util/errors.js';
 import type { ImageEncoder, TextEncoder } from '../encoders/types.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
 import { fillTemplate } from '../eval/zeroshot.js';
-import { openStore } from '../store/reader.js';
 import { EMOJI_TEMPLATES, className, loadEmojiDataset, renderDrawing, renderOnWhite, trainingDrawings, type EmojiDataset } from './emoji.js';
 import { ensureStore, type EncoderProvider, type StoreSpec } from './stores.js';
 import { chanceMetrics, formatMarkdownTable, formatTable, type DemoMetrics, type MethodResult } from './report.js';
 import { lineChartSvg } from './plot.js';
 import { trainDemoHead, type TrainedHead } from './train.js';
 import { evaluateHead, type EvalInputs, type QueryRanks } from './evaluate.js';
-import { ridgeHead, ridgeStats, solveRidge } from './ridge.js';
+import { cachedRidgeHeads } from './ridge.js';
+import type { LoadedHead } from '../head/load.js';
 import { compareMethods, summariseMetrics, type Comparison } from './stats.js';
 import { resolveSettings, type DemoOptions, type DemoProgress, type DemoSettings, type HeadSettings } from './options.js';
 
@@ -148,30 +148,11 @@ async function trainHead(s: DemoSettings, st: EncodedStores, type: 'star' | 'lin
   );
 }
 
-/** Step 4: the closed-form ridge baselines, one per (target, lambda). */
-async function fitRidgeBaselines(s: DemoSettings, st: EncodedStores, progress: Progress): Promise<{ method: string; note: string; head: ReturnType<typeof ridgeHead> }[]> {
-  const store = await openStore(st.trainDir);
-  try {
-    const n = store.rows;
-    const [img, txt, extra] = [await store.readRange('image', 0, n), await store.readRange('text', 0, n), await store.readRange('extra_text', 0, n)];
-    const dImg = img.length / n;
-    const dTxt = txt.length / n;
-    const targets = new Map(s.ridgeTargets.map((t) => [t, t === 'text' ? [txt] : [txt, extra]]));
-    progress({ stage: 'ridge', done: 0, total: s.ridgeLambdas.length * targets.size });
-    const stats = await ridgeStats(img, targets, n, dImg, dTxt, { threads: s.threads });
-    const out = [];
-    const single = s.ridgeLambdas.length === 1 && targets.size === 1;
-    for (const t of targets.keys()) {
-      for (const lambda of s.ridgeLambdas) {
-        const head = ridgeHead(solveRidge(stats, t, lambda), dImg, dTxt);
-        out.push({ method: single ? 'ridge' : `ridge ${t} λ=${lambda}`, note: `closed-form ridge image -> ${t} features, lambda ${lambda}`, head });
-        progress({ stage: 'ridge', done: out.length, total: s.ridgeLambdas.length * targets.size });
-      }
-    }
-    return out;
-  } finally {
-    await store.close();
-  }
+/** Step 4: the closed-form ridge baselines, one per (target, lambda), cached in the runs folder. */
+async function fitRidgeBaselines(s: DemoSettings, st: EncodedStores, progress: Progress): Promise<{ method: string; note: string; head: LoadedHead }[]> {
+  const fits = await cachedRidgeHeads(st.trainDir, demoPaths(s).runsDir, s.ridgeTargets, s.ridgeLambdas, { threads: s.threads }, (done, total) => progress({ stage: 'ridge', done, total }));
+  const single = fits.length === 1;
+  return fits.map((f) => ({ method: single ? 'ridge' : `ridge ${f.target} λ=${f.lambda}`, note: `closed-form ridge image -> ${f.target} features, lambda ${f.lambda}`, head: f.head }));
 }
 
 function evalInputs(s: DemoSettings, data: EmojiDataset, st: EncodedStores): EvalInputs {
