@@ -24,7 +24,7 @@ export const DEMO_DEFAULTS = {
   targetDim: 512,
   /** Linear probe (same loss, optimizer, batch and validation protocol; its own tuned values). */
   linearSteps: 150,
-  linearLr: 1e-4,
+  linearLr: 3e-4,
   linearWeightDecay: 1e-4,
   linearTargetDim: 512,
   /** Closed-form ridge baseline. */
