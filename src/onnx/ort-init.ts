@@ -14,14 +14,19 @@ import { SailError } from '../util/errors.js';
 /** Command lines up to this many bytes are handled by the normal main-thread start-up. */
 export const LONG_COMMAND_LINE_BYTES = 4096;
 
+let cmdlineBytes: number | undefined;
+
 /** Bytes of the process command line as the native library sees it (argv joined with NULs). */
 export function commandLineBytes(): number {
-  try {
-    return readFileSync('/proc/self/cmdline').length;
-  } catch {
-    // Not Linux: argv is what /proc/self/cmdline would hold.
-    return process.argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  if (cmdlineBytes === undefined) {
+    try {
+      cmdlineBytes = readFileSync('/proc/self/cmdline').length;
+    } catch {
+      // Not Linux: argv is what /proc/self/cmdline would hold.
+      cmdlineBytes = process.argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+    }
   }
+  return cmdlineBytes;
 }
 
 /** Worker stack (MB) for a command line of `bytes`: 512 B per byte (about twice the measured use) plus 16 MB. */

@@ -2,7 +2,7 @@
 // traversal paths, forged Host headers, a symlink swapped in after indexing, the access token.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageIds, makeSite, raw, SECRET, startServe, type RawResponse } from './serve-helpers.js';
 
@@ -146,6 +146,46 @@ test('serve --token --allowed-hosts: every request needs the token (query once, 
     const app = await raw(p, '/app.js', { headers: { cookie: jar } });
     assert.match(app.body, /authorization: 'Bearer ' \+ token/);
   } finally {
+    await srv.stop();
+  }
+});
+
+test('serve --token in headless Chromium: the page keeps the token for its API calls and runs under the CSP', async (t) => {
+  const CHROMIUM = '/usr/bin/chromium';
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found: install with apt-get install -y chromium (CI does)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const site = await makeSite();
+  const srv = await startServe(site, ['--token']);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => /Content Security Policy|Refused to/i.test(m.text()) && violations.push(m.text()));
+    await page.goto(srv.url);
+    await page.waitForFunction(() => document.body.dataset.ready || document.body.dataset.error, undefined, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.error ?? ''), '');
+    assert.equal(await page.evaluate(() => document.body.dataset.ready), 'browser');
+    assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address bar');
+    await page.fill('#q', 'magenta');
+    await page.click('#go');
+    await page.waitForFunction(() => Number(document.body.dataset.searched ?? 0) >= 1 || document.body.dataset.error, undefined, { timeout: 20_000 });
+    assert.match((await page.getAttribute('#results li:first-child', 'data-name')) ?? '', /magenta\.png$/);
+    assert.ok(await page.evaluate(() => (document.querySelector('#results img') as HTMLImageElement).decode().then(() => true, () => false)), 'thumbnail loads with the cookie');
+    assert.deepEqual(violations, []);
+    // A second page without the token (another site's tab, a stale bookmark) gets nothing.
+    const other = await browser.newContext();
+    const bare = await other.newPage();
+    const res = await bare.goto(srv.url.replace(/\?token=.*$/, ''));
+    assert.equal(res?.status(), 403);
+    await other.close();
+  } finally {
+    await browser.close();
     await srv.stop();
   }
 });
