@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { readExport } from '../../src/model/export.js';
+import { startServer } from '../../src/serve/server.js';
 import { isLoopbackHost, parseAllowedHosts, allowedHostHeaders } from '../../src/serve/guard.js';
 import { makeSite, SECRET, type Site } from './serve-helpers.js';
 
@@ -136,4 +137,21 @@ test('Host and bind rules: loopback detection, accepted Host values, --allowed-h
   assert.ok(allowedHostHeaders(80, '127.0.0.1').has('localhost'), 'browsers omit :80');
   assert.ok(!allowedHostHeaders(8080, '127.0.0.1').has('localhost'));
   for (const bad of ['*.example.com', 'a b', 'http://x', 'x/y', '-x.com']) assert.throws(() => parseAllowedHosts(bad), /is not a host name or IP address/, bad);
+});
+
+test('startServer (library): port and bind rules are checked before anything is loaded or bound', async () => {
+  const site = await makeSite();
+  const base = { modelDir: site.exportDir, imagesDir: site.imagesDir };
+  for (const port of [70000, -1, 1.5, NaN]) await assert.rejects(startServer({ ...base, port }), (e: Error) => e.name === 'SailError' && /--port must be an integer from 0 to 65535/.test(e.message), String(port));
+  await assert.rejects(startServer({ ...base, host: '0.0.0.0' }), /give --allowed-hosts/);
+  await assert.rejects(startServer({ ...base, token: 'short' }), /access token must be at least 16 characters/);
+  const srv = await startServer({ ...base, token: true });
+  try {
+    await srv.ready;
+    assert.ok(srv.token && srv.url.endsWith(`/?token=${srv.token}`));
+    assert.equal((await fetch(srv.url.replace(/\?.*/, '') + 'api/info')).status, 403);
+    assert.equal((await fetch(srv.url.replace(/\?.*/, '') + 'api/info', { headers: { authorization: `Bearer ${srv.token}` } })).status, 200);
+  } finally {
+    await srv.close();
+  }
 });
