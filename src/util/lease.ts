@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { SailError } from './errors.js';
 
 /** Default heartbeat interval. */
@@ -190,10 +190,10 @@ export async function withLease<T>(path: string, opts: LeaseOptions, fn: (lease:
   }
 }
 
-/** Create an output folder, with one clear line when the path is taken by a file. */
-async function makeFolder(dir: string): Promise<void> {
+/** Create an output folder, with one clear line when the path is taken by a file. Returns the first folder created. */
+async function makeFolder(dir: string): Promise<string | undefined> {
   try {
-    await fs.mkdir(dir, { recursive: true });
+    return await fs.mkdir(dir, { recursive: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new SailError('output path exists and is not a folder', { file: dir });
@@ -206,8 +206,26 @@ export const FOLDER_LOCK = '.sail.lock';
 
 /** Take the exclusive lock of an output folder (created if missing). */
 export async function lockFolder(dir: string, purpose: string, opts: Omit<LeaseOptions, 'purpose'> = {}): Promise<Lease> {
-  await makeFolder(dir);
-  return acquireLease(join(dir, FOLDER_LOCK), { ...opts, purpose });
+  const created = await makeFolder(dir);
+  const lease = await acquireLease(join(dir, FOLDER_LOCK), { ...opts, purpose }).catch(async (err: unknown) => {
+    if (created) await removeEmpty(dir, created);
+    throw err;
+  });
+  if (!created) return lease;
+  // a run that failed before writing anything leaves no empty folder behind
+  return { ...lease, release: async () => { await lease.release(); await removeEmpty(dir, created); } };
+}
+
+/** Remove `dir` and its parents up to `top` while they are empty. */
+async function removeEmpty(dir: string, top: string): Promise<void> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      await fs.rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === resolve(top) || dirname(d) === d) return;
+  }
 }
 
 /** A `--shard i/n` work split. */
