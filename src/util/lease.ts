@@ -53,7 +53,8 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists on this machine (EPERM: it exists but belongs to another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
