@@ -9,6 +9,7 @@ import { importFolder } from '../../src/data/import.js';
 import { download } from '../../src/data/download.js';
 import { readStatus, shardPaths } from '../../src/data/shards.js';
 import { readWds, type WdsSample } from '../../src/data/wds.js';
+import { lockSlot } from '../../src/util/lease.js';
 import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { csvOf, makeJpeg, startServer, type FixtureServer } from '../data/fixtures.js';
@@ -149,4 +150,32 @@ test('download rerun: same list content resumes, another list is refused, --over
   const again = await download({ ...base, input: listB, overwrite: true });
   assert.equal(again.progress.shardsSkipped, 2);
   assert.equal(again.summary.rows, 3);
+});
+
+test('download --overwrite: refused while a worker of the old list still runs; then replaces it', async () => {
+  const dir = tempDir();
+  const listA = join(dir, 'a.csv');
+  const listB = join(dir, 'b.csv');
+  writeFileSync(listA, csvOf([0, 1].map((i) => [server.url(`/${i}.jpg`), `A${i}`])));
+  writeFileSync(listB, csvOf([2, 3].map((i) => [server.url(`/${i}.jpg`), `B${i}`])));
+  const out = join(dir, 'out');
+  const base = { urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 1, concurrency: 1, network: { allowLoopback: true }, image: { size: 16 } };
+  await download({ ...base, input: listA, split: { index: 0, count: 2 } });
+  // slot 1/2 of list A is still running (its lease carries list A's identity)
+  const oldWorker = await lockSlot(out, { index: 1, count: 2 }, 'sail download --shard 1/2', { tag: 'list A' });
+  try {
+    await assert.rejects(download({ ...base, input: listB, overwrite: true, split: { index: 0, count: 2 } }),
+      /\.sail-slot-1-of-2\.lock: cannot --overwrite while a worker of the old output runs: locked by .* \(sail download --shard 1\/2\)$/);
+    assert.deepEqual((await samples(out)).map((s) => s.text), ['A0'], 'nothing removed');
+  } finally {
+    await oldWorker.release();
+  }
+  const b = await download({ ...base, input: listB, overwrite: true });
+  assert.deepEqual((await samples(out)).map((s) => s.text), ['B2', 'B3']);
+  assert.equal(b.summary.rows, 2);
+  // a folder from a sail that recorded no list fingerprint cannot be trusted to hold this list
+  const ds = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8'));
+  delete ds.identity;
+  writeFileSync(join(out, 'dataset.json'), JSON.stringify(ds));
+  await assert.rejects(download({ ...base, input: listB }), /no recorded input fingerprint \(written by an older sail\)/);
 });
