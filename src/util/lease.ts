@@ -3,7 +3,7 @@
 // but not a process table, so a lock is stale when its holder is on this host and its pid is dead, or
 // when its heartbeat is older than the stale timeout (hosts need roughly synchronised clocks).
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SailError } from './errors.js';
@@ -128,19 +128,11 @@ async function removeStale(path: string, judged: string | undefined): Promise<vo
   }
 }
 
-/**
- * Take the lock file `path` or throw a SailError naming the holder (`<path>: locked by <host> pid <pid>
- * since <time>`). A stale lock is taken over. With `waitMs`, a busy lock is retried until then.
- */
-export async function acquireLease(path: string, opts: LeaseOptions): Promise<Lease> {
-  const staleMs = opts.staleMs ?? LEASE_STALE_MS;
-  const heartbeatMs = opts.heartbeatMs ?? LEASE_HEARTBEAT_MS;
-  const deadline = Date.now() + (opts.waitMs ?? 0);
-  const since = new Date().toISOString();
-  const info: LeaseInfo = { host: hostname(), pid: process.pid, purpose: opts.purpose, since, heartbeat: since, token: randomBytes(8).toString('hex'), ...(opts.tag !== undefined ? { tag: opts.tag } : {}) };
+/** The create-or-take-over loop of {@link acquireLease}. */
+async function takeLock(path: string, info: LeaseInfo, staleMs: number, deadline: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     info.heartbeat = new Date().toISOString();
-    if (await createExclusive(path, JSON.stringify(info) + '\n')) break;
+    if (await createExclusive(path, JSON.stringify(info) + '\n')) return;
     const text = await fs.readFile(path, 'utf8').catch(() => undefined);
     if (text === undefined && attempt < 50) continue; // released meanwhile: try again
     const st = await fs.stat(path).catch(() => undefined);
@@ -151,6 +143,30 @@ export async function acquireLease(path: string, opts: LeaseOptions): Promise<Le
     }
     if (Date.now() < deadline) { await sleep(50); continue; }
     throw new SailError(describeHolder(holder), { file: path });
+  }
+}
+
+/**
+ * Take the lock file `path` or throw a SailError naming the holder (`<path>: locked by <host> pid <pid>
+ * since <time>`). A stale lock is taken over. With `waitMs`, a busy lock is retried until then.
+ */
+export async function acquireLease(path: string, opts: LeaseOptions): Promise<Lease> {
+  const staleMs = opts.staleMs ?? LEASE_STALE_MS;
+  const heartbeatMs = opts.heartbeatMs ?? LEASE_HEARTBEAT_MS;
+  const since = new Date().toISOString();
+  const info: LeaseInfo = { host: hostname(), pid: process.pid, purpose: opts.purpose, since, heartbeat: since, token: randomBytes(8).toString('hex'), ...(opts.tag !== undefined ? { tag: opts.tag } : {}) };
+  // registered before the lock file can appear, so a SIGTERM right after it does still removes it
+  held.set(info.token, path);
+  if (held.size === 1) process.on('SIGTERM', releaseAllOnTerm);
+  const forget = () => {
+    held.delete(info.token);
+    if (held.size === 0) process.off('SIGTERM', releaseAllOnTerm);
+  };
+  try {
+    await takeLock(path, info, staleMs, Date.now() + (opts.waitMs ?? 0));
+  } catch (err) {
+    forget();
+    throw err;
   }
   let lost: LeaseInfo | undefined;
   let stopped = false;
@@ -174,11 +190,34 @@ export async function acquireLease(path: string, opts: LeaseOptions): Promise<Le
     async release() {
       stopped = true;
       clearInterval(timer);
+      forget();
       await chain;
       const now = await readInfo(path);
       if (now?.token === info.token) await fs.rm(path, { force: true });
     },
   };
+}
+
+/** Lock files this process holds or is taking (token -> path), removed at once on SIGTERM. */
+const held = new Map<string, string>();
+
+/**
+ * SIGTERM (Kubernetes eviction, `kubectl delete`, `docker stop`): remove our lock files synchronously, so a
+ * replacement pod on another host need not wait for the heartbeat timeout, then die of the signal as
+ * before. SIGKILL and crashes leave the lock to the stale rules.
+ */
+function releaseAllOnTerm(): void {
+  for (const [token, path] of held) {
+    try {
+      if ((JSON.parse(readFileSync(path, 'utf8')) as Partial<LeaseInfo>).token === token) unlinkSync(path);
+    } catch {
+      // already gone or unreadable: nothing of ours to remove
+    }
+  }
+  held.clear();
+  process.off('SIGTERM', releaseAllOnTerm);
+  // with no other SIGTERM handler, end the way an unhandled SIGTERM does
+  if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
 }
 
 /** Run `fn` while holding the lock file `path`; the lock is released however `fn` ends. */

@@ -18,12 +18,12 @@ import { writeTextModel } from '../encoders/fixtures.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
   let stderr = '';
   let stdout = '';
   child.stderr?.on('data', (d) => { stderr += d; });
   child.stdout?.on('data', (d) => { stdout += d; });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout })));
 }
 
 /** Every file under `dir` (relative path -> bytes), sorted. */
@@ -123,6 +123,7 @@ before(async () => {
   const routes: Record<string, Route> = {};
   for (let i = 0; i < 5; i++) routes[`/${i}.jpg`] = await makeJpeg(40, 30, i);
   const gated = await makeJpeg(40, 30, 9);
+  routes['/hang.jpg'] = () => undefined;
   routes['/gate.jpg'] = (_req, res) => { void gate.then(() => { res.writeHead(200, { 'content-type': 'image/jpeg' }); res.end(gated); }); };
   server = await startServer(routes, { delayMs: 20 });
 });
@@ -158,6 +159,27 @@ test('sail download: an identical second worker is refused at once; the first fi
   assert.equal(res.summary.rows, 8);
   assert.equal(res.summary.ok, 8);
   assert.equal(existsSync(join(out, '.sail-slot-0-of-1.lock')), false);
+});
+
+test('sail download: SIGTERM (pod eviction) removes the lock at once, so a replacement starts without waiting', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const list = writeList(dir, 4);
+  // slot 1/2 owns shards 1 and 3 (one row each): row 1 never gets an answer, so the worker is busy
+  writeFileSync(list, readFileSync(list, 'utf8').replace('/1.jpg', '/hang.jpg'));
+  const out = join(dir, 'out');
+  const args = ['download', '-i', list, '-o', out, '--allow-loopback', '--shard', '1/2', '--shard-size', '1', '--image-size', '16', '--timeout', '60', '--json'];
+  const lock = join(out, '.sail-slot-1-of-2.lock');
+  const worker = startSail(args);
+  const done = exited(worker);
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(lock) || !server.hits.get('/hang.jpg')) {
+    assert.ok(Date.now() < deadline, 'worker never started fetching');
+    await sleep(20);
+  }
+  worker.kill('SIGTERM');
+  const r = await done;
+  assert.equal(r.signal, 'SIGTERM');
+  assert.equal(existsSync(lock), false, 'lock left behind after SIGTERM');
 });
 
 test('download: two --shard slots into one folder at once equal one unsharded run', { timeout: 60_000 }, async () => {
