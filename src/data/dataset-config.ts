@@ -73,7 +73,11 @@ export async function checkDatasetConfig(dir: string, want: DatasetWanted): Prom
     if (!existing) { await writeJsonAtomic(path, fresh); return; }
     const sameSize = existing.shardSize === want.shardSize;
     const sameInput = want.identity === undefined || JSON.stringify(existing.identity) === JSON.stringify(want.identity);
-    if (sameSize && sameInput) return;
+    if (sameSize && sameInput) {
+      // same content from another path (a moved or copied list): name the file this run read
+      if (want.identity !== undefined && (existing as Record<string, unknown>).input !== want.meta.input) await writeJsonAtomic(path, fresh);
+      return;
+    }
     if (!want.overwrite) {
       if (!sameSize) throw new SailError(`output was written with shard size ${String(existing.shardSize)}, not ${want.shardSize}; use the same --shard-size, --overwrite to replace it, or a new output folder`, { file: path });
       throw new SailError(`output holds shards of a different input (${differingFields(existing.identity, want.identity)} differ): ${describeIdentity(existing.identity, existing.input)}, not ${describeIdentity(want.identity, want.meta.input)}; rerun with the same list to resume, --overwrite to replace it, or use a new output folder`, { file: path });

@@ -115,7 +115,6 @@ test('download rerun: same list content resumes, another list is refused, --over
   const base = { urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 2, concurrency: 2, network: { allowLoopback: true }, image: { size: 16 } };
   const a = await download({ ...base, input: listA, split: { index: 0, count: 2 } });
   assert.equal(a.summary.rows, 2);
-  const datasetA = readFileSync(join(out, 'dataset.json'), 'utf8');
 
   // the same content under another name resumes (shard 1 only)
   const moved = join(dir, 'a-copy.csv');
@@ -123,13 +122,15 @@ test('download rerun: same list content resumes, another list is refused, --over
   const resumed = await download({ ...base, input: moved });
   assert.equal(resumed.progress.shardsSkipped, 1);
   assert.equal(resumed.summary.rows, 4);
+  assert.equal(JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')).input, moved, 'dataset.json names the list this run read');
 
   // a different list: one line naming the file and the reason, and nothing touched
+  const datasetA = readFileSync(join(out, 'dataset.json'), 'utf8');
   const before = readdirSync(out).sort();
   const tars = before.filter((n) => n.endsWith('.tar')).map((n) => readFileSync(join(out, n)));
   const r = runSail(['download', '-i', listB, '-o', out, '--allow-loopback', '--shard-size', '2', '--image-size', '16']);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^sail: .*dataset\.json: output holds shards of a different input \(list differ\): list .*a\.csv \(sha256 [0-9a-f]{12}\.\.\.\), not list .*b\.csv \(sha256 [0-9a-f]{12}\.\.\.\); rerun with the same list to resume, --overwrite to replace it, or use a new output folder\n$/);
+  assert.match(r.stderr, /^sail: .*dataset\.json: output holds shards of a different input \(list differ\): list .*a-copy\.csv \(sha256 [0-9a-f]{12}\.\.\.\), not list .*b\.csv \(sha256 [0-9a-f]{12}\.\.\.\); rerun with the same list to resume, --overwrite to replace it, or use a new output folder\n$/);
   assert.deepEqual(readdirSync(out).sort(), before);
   assert.deepEqual(before.filter((n) => n.endsWith('.tar')).map((n) => readFileSync(join(out, n))), tars);
   assert.equal(readFileSync(join(out, 'dataset.json'), 'utf8'), datasetA);
