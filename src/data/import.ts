@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { OUTSIDE_ROOT, resolveInside } from './confine.js';
+import { OUTSIDE_ROOT, readInside } from './confine.js';
 import { DEFAULT_IMAGE_OPTIONS, type ImageOptions } from './image.js';
 import { readUrlList, type ListFormat } from './lists.js';
 import { runShardPipeline, type PipelineProgress, type SourceRow } from './pipeline.js';
@@ -67,16 +67,15 @@ function insideRoot(root: string, rel: string): string | undefined {
   return abs;
 }
 
+/** Largest sidecar caption file read (a caption, not a book). */
+const SIDECAR_MAX_BYTES = 16 * 1024 * 1024;
+
 /** A sidecar caption: missing is no caption; one that resolves outside the folder is an error. */
-async function readSidecar(rootReal: string, path: string, label: string): Promise<{ text?: string; error?: string }> {
-  const where = await resolveInside(rootReal, path, label);
-  if (!where.ok) return where.reason === OUTSIDE_ROOT ? { error: where.message } : {};
-  try {
-    const t = (await fs.readFile(where.real, 'utf8')).trim();
-    return { text: t || undefined };
-  } catch {
-    return {};
-  }
+async function readSidecar(rootReal: string, path: string, label: string): Promise<{ text?: string; error?: string; reason?: string }> {
+  const got = await readInside(rootReal, path, label, SIDECAR_MAX_BYTES);
+  if (!got.ok) return got.reason === OUTSIDE_ROOT || got.reason === 'too_large' ? { error: `sidecar ${got.message}`, reason: got.reason } : {};
+  const t = got.body.toString('utf8').trim();
+  return { text: t || undefined };
 }
 
 /**
@@ -109,7 +108,7 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
         const stem = f.slice(0, f.length - extname(f).length);
         const side = await readSidecar(rootReal, join(root, stem + '.txt'), `${stem}.txt`);
         yield side.error !== undefined
-          ? { index: i, ref: f, captions: {}, error: side.error, errorReason: OUTSIDE_ROOT }
+          ? { index: i, ref: f, captions: {}, error: side.error, errorReason: side.reason }
           : { index: i, ref: f, captions: side.text !== undefined ? { caption: side.text } : {} };
       } else {
         const label = basename(dirname(join(root, f)));
@@ -127,13 +126,7 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
       const abs = insideRoot(root, row.ref!);
       if (!abs) return { ok: false, reason: 'invalid_row', message: `path "${row.ref}" leaves the folder` };
       // the path text stays inside; its resolved form must too (a symlinked folder could lead anywhere)
-      const where = await resolveInside(rootReal, abs, row.ref!);
-      if (!where.ok) return where;
-      const st = await fs.stat(where.real).catch(() => undefined);
-      if (!st) return { ok: false, reason: 'missing_file', message: `no such file: ${row.ref}` };
-      if (!st.isFile()) return { ok: false, reason: 'invalid_row', message: `not a regular file: ${row.ref}` };
-      if (st.size > maxBytes) return { ok: false, reason: 'too_large', message: `${st.size} bytes exceeds ${maxBytes}` };
-      return { ok: true, body: await fs.readFile(where.real) };
+      return readInside(rootReal, abs, row.ref!, maxBytes);
     },
     {
       output: opts.output,

@@ -52,7 +52,7 @@ test('data import: a sidecar symlinked outside the folder is refused and recorde
   assert.equal(summary.ok, 2);
   const st = await readStatus(shardPaths(out, 0).status);
   assert.deepEqual(st.map((s) => [s.url, s.status, s.error]), [['a.jpg', 'ok', undefined], ['b.jpg', 'failed', 'outside_root'], ['sub/c.jpg', 'ok', undefined]]);
-  assert.match(st[1].message!, /^b\.txt resolves to .*secret\/passwords\.txt, outside the input folder /);
+  assert.match(st[1].message!, /^sidecar b\.txt resolves to .*secret\/passwords\.txt, outside the input folder /);
   assert.deepEqual((await samples(out)).map((s) => [s.json!.url, s.text]), [['a.jpg', 'a red square'], ['sub/c.jpg', 'a red square']]);
   assert.ok(!allShardText(out).includes('TOP-SECRET'), 'secret caption leaked into the shards');
 });
