@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { isInside } from '../util/inside.js';
+import { isInside } from '../data/confine.js';
 import type { ExportManifest } from './export-config.js';
 
 type Json = Record<string, unknown>;

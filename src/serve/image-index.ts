@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { isInside } from '../util/inside.js';
+import { isInside } from '../data/confine.js';
 import { IvfIndex, type IvfOptions } from './ivf.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif', '.tif', '.tiff']);

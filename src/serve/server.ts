@@ -11,7 +11,7 @@ import { buildImageIndex, type ImageIndex } from './image-index.js';
 import type { IvfOptions } from './ivf.js';
 import { APP_JS, PAGE_HTML } from './page.js';
 import { allowedHostHeaders, hostAllowed, isLoopbackHost, newToken, SECURITY_HEADERS, TOKEN_COOKIE, tokenAccepted } from './guard.js';
-import { openConfined } from './send-file.js';
+import { openInside } from '../data/confine.js';
 
 export interface ServeOptions extends IvfOptions {
   /** Export folder written by `sail export`. */
@@ -79,12 +79,15 @@ function send(res: ServerResponse, code: number, body: string | Buffer, type = '
 const json = (res: ServerResponse, code: number, v: unknown) => send(res, code, JSON.stringify(v), 'application/json');
 const notFound = (res: ServerResponse) => json(res, 404, { error: 'not found' });
 
-/** Send `file` if, at this moment, it resolves inside one of `roots` (realpaths); 404 otherwise. */
-async function sendFile(res: ServerResponse, file: string, roots: readonly string[]): Promise<void> {
-  const fh = await openConfined(file, roots);
-  if (!fh) return notFound(res);
-  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream' });
-  fh.createReadStream().on('error', () => res.destroy()).pipe(res);
+/**
+ * Send `file` if, at this moment, it resolves inside `root` (a realpath); 404 otherwise. Checked when
+ * sent, not only when indexed: a file or folder swapped for a symlink after start-up must not lead out.
+ */
+async function sendFile(res: ServerResponse, file: string, root: string): Promise<void> {
+  const got = await openInside(root, file, file);
+  if (!got.ok) return notFound(res);
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': got.size });
+  got.handle.createReadStream().on('error', () => res.destroy()).pipe(res);
 }
 
 /** Split a raw request target into its path (percent-decoded) and query; undefined when malformed. */
@@ -178,18 +181,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (req.method === 'GET' && path === '/app.js') return send(res, 200, APP_JS, 'text/javascript; charset=utf-8');
     if (req.method === 'GET' && path.startsWith('/model/')) {
       const file = modelFiles.get(path.slice(7));
-      return file ? sendFile(res, file, [modelRoot]) : notFound(res);
+      return file ? sendFile(res, file, modelRoot) : notFound(res);
     }
     if (req.method === 'GET' && path.startsWith('/ort/')) {
       const name = path.slice(5);
       // Only plain onnxruntime-web bundle/wasm names: no separators, so no way out of dist/.
-      return /^ort[a-z0-9.-]*\.(mjs|wasm)$/.test(name) ? sendFile(res, join(ortDist, name), [ortDist]) : notFound(res);
+      return /^ort[a-z0-9.-]*\.(mjs|wasm)$/.test(name) ? sendFile(res, join(ortDist, name), ortDist) : notFound(res);
     }
     if (req.method === 'GET' && path.startsWith('/images/')) {
       // Images are addressed by index row, never by path; the indexed realpath is re-checked when sent.
       const id = /^\d{1,9}$/.test(path.slice(8)) ? Number(path.slice(8)) : -1;
       if (!index || id < 0 || id >= index.files.length) return notFound(res);
-      return sendFile(res, index.realFiles[id], [index.realRoot]);
+      return sendFile(res, index.realFiles[id], index.realRoot);
     }
     if (req.method === 'GET' && path === '/api/info')
       return json(res, 200, {
