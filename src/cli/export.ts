@@ -4,9 +4,12 @@ import { readFileSync } from 'node:fs';
 import { SailError } from '../util/errors.js';
 import { exportModel } from '../model/export.js';
 import { POOLINGS, type Pooling } from '../model/fuse.js';
-import { DINOV2_PREPROCESS, MOBILENET_NSFWJS_PREPROCESS, type ImagePreprocess, type WordVocabTokenizer } from '../model/export-config.js';
+import type { WordVocabTokenizer } from '../model/export-config.js';
+import { DINOV2_PREPROCESS, MOBILENET_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
+import { parsePreprocessorConfig } from '../encoders/preprocess.js';
 
-const PRESETS: Record<string, ImagePreprocess> = { dinov2: DINOV2_PREPROCESS, 'mobilenetv2-nsfwjs': MOBILENET_NSFWJS_PREPROCESS };
+/** The specs the library encoders of these backbones use (a JSON file is read as preprocessor_config.json). */
+const PRESETS: Record<string, PreprocessConfig> = { dinov2: DINOV2_PREPROCESS, 'mobilenetv2-nsfwjs': MOBILENET_PREPROCESS };
 
 interface ExportFlags {
   out: string;
@@ -46,7 +49,7 @@ export function register(program: Command): void {
     .option('--vision-backbone-onnx <file>', 'image backbone ONNX to fuse in front of the vision head')
     .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
     .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
-    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) or a JSON file (default dinov2)`)
+    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) or a preprocessor_config.json (default dinov2)`)
     .option('--no-patches', 'do not write image_patches.onnx')
     .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
     .option('--text-output <name>', 'text backbone output to pool')
@@ -61,7 +64,7 @@ export function register(program: Command): void {
               onnx: flags.visionBackboneOnnx,
               output: flags.visionOutput,
               pooling: pooling(flags.visionPooling),
-              preprocess: flags.visionPreprocess ? (PRESETS[flags.visionPreprocess] ?? readJson<ImagePreprocess>(flags.visionPreprocess)) : undefined,
+              preprocess: flags.visionPreprocess ? (PRESETS[flags.visionPreprocess] ?? parsePreprocessorConfig(readJson<unknown>(flags.visionPreprocess), flags.visionPreprocess)) : undefined,
               patches: flags.patches === false ? false : undefined,
             }
           : undefined,

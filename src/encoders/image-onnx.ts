@@ -94,6 +94,7 @@ export async function loadOnnxImageEncoder(folder: string, opts: OnnxImageOption
 
   return {
     id: opts.id ?? `${folder}:${recipe}`,
+    preprocess: pre,
     dim: recipeDim(recipe, hidden),
     prepare,
     encodePrepared,

@@ -249,7 +249,8 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
   const complete = Array.from({ length: parts }, (_, k) => writer.hasPart(k)).every(Boolean);
   if (complete) {
     const merged = await mergeRecords(opts.out, parts, res.sourceRows);
-    const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows } };
+    // the image spec is recorded so an export of this backbone preprocesses exactly as the store was encoded
+    const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows, imagePreprocess: imageEncoder?.preprocess } };
     res.manifest = await (await createStoreWriter(opts.out, { modalities, meta })).finalize();
   }
   return res;

@@ -6,7 +6,8 @@ import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
-import { DINOV2_PREPROCESS, MANIFEST_FILE, type ExportManifest, type ImagePreprocess, type WordVocabTokenizer } from './export-config.js';
+import { MANIFEST_FILE, type ExportManifest, type WordVocabTokenizer } from './export-config.js';
+import { DINOV2_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
 
 /** A backbone ONNX to fuse in front of one head side. */
 export interface BackboneOnnx {
@@ -21,8 +22,8 @@ export interface BackboneOnnx {
 export interface ExportOptions {
   outDir: string;
   vision?: BackboneOnnx & {
-    /** Default DINOv2's processor. */
-    preprocess?: ImagePreprocess;
+    /** The backbone's preprocessing spec (an ImageEncoder's `preprocess`); default DINOv2's processor. */
+    preprocess?: PreprocessConfig;
     /** Also write image_patches.onnx (needs a token-sequence output [N, 1+P, H]); default: when pooling is not 'none'. */
     patches?: boolean;
   };
@@ -113,5 +114,7 @@ export function readManifest(dir: string): ExportManifest {
     throw new SailError(`cannot read the export config (${(e as Error).message})`, { file });
   }
   if (m.format !== 'sail-export' || m.version !== 1) throw new SailError('not a sail export (format/version)', { file });
+  const pre = m.image?.model?.preprocess;
+  if (pre && pre.layout !== 'nchw' && pre.layout !== 'nhwc') throw new SailError('image.model.preprocess is not a sail preprocessing spec (written by an older sail? export again)', { file });
   return m;
 }

@@ -143,7 +143,7 @@ test('sail export CLI writes the files and --json manifest', () => {
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.image.model.file, 'image_model.onnx');
-  assert.equal(out.image.model.preprocess.layout, 'NHWC');
+  assert.equal(out.image.model.preprocess.layout, 'nhwc');
   assert.equal(out.image.patches.file, 'image_patches.onnx');
   assert.equal(JSON.parse(readFileSync(join(dir, 'exp', 'sail_model.json'), 'utf8')).head.widthFactor, 2);
   const bad = runSail(['export', join(dir, 'missing.safetensors'), '--out', join(dir, 'x')]);
