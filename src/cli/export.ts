@@ -1,6 +1,7 @@
 // `sail export CHECKPOINT --out DIR`: ONNX graphs + sail_model.json for onnxruntime / transformers.js users.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { exportModel } from '../model/export.js';
 import { POOLINGS, type Pooling } from '../model/fuse.js';
@@ -39,6 +40,21 @@ function readJson<T>(file: string): T {
   }
 }
 
+/**
+ * The preprocessing spec named by --vision-preprocess: a preset, a store folder (the spec its image
+ * backbone recorded when encoding), or a preprocessor_config.json.
+ */
+function visionPreprocess(v: string): PreprocessConfig {
+  if (PRESETS[v]) return PRESETS[v];
+  if (existsSync(v) && statSync(v).isDirectory()) {
+    const file = join(v, 'manifest.json');
+    const spec = (readJson<{ meta?: { encode?: { imagePreprocess?: PreprocessConfig } } }>(file).meta?.encode?.imagePreprocess);
+    if (!spec) throw new SailError('this store records no image preprocessing (encoded without an image backbone, or by an older sail)', { file });
+    return spec;
+  }
+  return parsePreprocessorConfig(readJson<unknown>(v), v);
+}
+
 /** Register `sail export`. */
 export function register(program: Command): void {
   program
@@ -49,7 +65,7 @@ export function register(program: Command): void {
     .option('--vision-backbone-onnx <file>', 'image backbone ONNX to fuse in front of the vision head')
     .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
     .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
-    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) or a preprocessor_config.json (default dinov2)`)
+    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) a store folder (the spec it was encoded with) or a preprocessor_config.json (default dinov2)`)
     .option('--no-patches', 'do not write image_patches.onnx')
     .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
     .option('--text-output <name>', 'text backbone output to pool')
@@ -64,7 +80,7 @@ export function register(program: Command): void {
               onnx: flags.visionBackboneOnnx,
               output: flags.visionOutput,
               pooling: pooling(flags.visionPooling),
-              preprocess: flags.visionPreprocess ? (PRESETS[flags.visionPreprocess] ?? parsePreprocessorConfig(readJson<unknown>(flags.visionPreprocess), flags.visionPreprocess)) : undefined,
+              preprocess: flags.visionPreprocess ? visionPreprocess(flags.visionPreprocess) : undefined,
               patches: flags.patches === false ? false : undefined,
             }
           : undefined,
