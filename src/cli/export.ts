@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { exportModel } from '../model/export.js';
-import { POOLINGS, type Pooling } from '../model/fuse.js';
+import { parsePooling, POOLINGS, type Pooling } from '../encoders/pooling.js';
 import type { WordVocabTokenizer } from '../model/export-config.js';
 import { DINOV2_PREPROCESS, MOBILENET_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
 import { parsePreprocessorConfig } from '../encoders/preprocess.js';
@@ -27,9 +27,7 @@ interface ExportFlags {
 }
 
 function pooling(v: string | undefined): Pooling | undefined {
-  if (v === undefined) return undefined;
-  if (!POOLINGS.includes(v as Pooling)) throw new SailError(`unknown pooling '${v}' (one of ${POOLINGS.join(', ')})`);
-  return v as Pooling;
+  return v === undefined ? undefined : parsePooling(v);
 }
 
 function readJson<T>(file: string): T {

@@ -16,7 +16,10 @@ import { createModel } from '../../src/model/model.js';
 import type { HeadConfig } from '../../src/head/config.js';
 import type { ImageEncoder } from '../../src/encoders/types.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
-import { writeVisionModel } from '../encoders/fixtures.js';
+import { MAX_POS, writeTextModel, writeVisionModel } from '../encoders/fixtures.js';
+import { loadOnnxTextEncoder } from '../../src/encoders/text-onnx.js';
+import { loadTokenizer } from '../../src/encoders/tokenizer.js';
+import { createSession, ort } from '../../src/onnx/session.js';
 import { randomHead } from './helpers.js';
 
 const TOL = 1e-4;
@@ -40,7 +43,7 @@ async function realPngs(): Promise<(string | Buffer)[]> {
 }
 
 /** Library embeddings (createModel) vs the fused export of the same backbone and head, both L2-normalised. */
-async function libraryVsExport(enc: ImageEncoder, backboneOnnx: string, exportVision: { output?: string; pooling: 'none' | 'cls-mean' }): Promise<number> {
+async function libraryVsExport(enc: ImageEncoder, backboneOnnx: string, exportVision: { output?: string; pooling: 'none' | 'concat' }): Promise<number> {
   const cfg: HeadConfig = { type: 'star', widthFactor: 2, visionDim: enc.dim, textDim: 8, targetDim: 16, logitScaleInit: 10, logitBiasInit: -10 };
   const head = { config: cfg, params: randomHead(cfg, 5) };
   const images = await realPngs();
@@ -75,11 +78,42 @@ test('fused export of mobilenetv2-nsfwjs matches createModel on real PNGs (max |
   assert.ok(diff <= TOL, `max |diff| ${diff}`);
 });
 
-test('fused export of a DINOv2-shaped backbone (concat = cls-mean) matches createModel on real PNGs (max |diff| <= 1e-4)', async (t) => {
+test('fused export of a DINOv2-shaped backbone (concat pooling) matches createModel on real PNGs (max |diff| <= 1e-4)', async (t) => {
   const folder = tempDir();
   writeVisionModel(folder, 6);
   const enc = await loadOnnxImageEncoder(folder, { recipe: 'concat' });
-  const diff = await libraryVsExport(enc, join(folder, 'onnx', 'model.onnx'), { pooling: 'cls-mean' });
+  const diff = await libraryVsExport(enc, join(folder, 'onnx', 'model.onnx'), { pooling: 'concat' });
   t.diagnostic(`max |diff| ${diff.toExponential(2)}`);
   assert.ok(diff <= TOL, `max |diff| ${diff}`);
 });
+
+for (const pooling of ['mean', 'last', 'cls'] as const) {
+  test(`fused text export with ${pooling} pooling matches createModel on padded batches (max |diff| <= 1e-4)`, async (t) => {
+    const folder = tempDir();
+    writeTextModel(folder, 5);
+    const enc = await loadOnnxTextEncoder(folder, { pooling });
+    const cfg: HeadConfig = { type: 'star', widthFactor: 2, visionDim: 4, textDim: 5, targetDim: 6, logitScaleInit: 10, logitBiasInit: -10 };
+    const head = { config: cfg, params: randomHead(cfg, 9) };
+    // lengths differ, so every batch but the longest row is padded: the mask decides mean and last
+    const texts = ['a cat', 'hello world, the sunny dog on the mat.', 'red', 'the dog'];
+    const model = await createModel({ textModel: enc, head });
+    const lib = await model.encodeText(texts);
+    const dir = tempDir();
+    const manifest = await exportModel(head, { outDir: dir, text: { onnx: join(folder, 'onnx', 'model.onnx'), pooling } });
+    assert.equal(manifest.text.model?.pooling, pooling);
+    const tok = (await loadTokenizer(folder)).tokenize(texts, MAX_POS);
+    assert.ok(Array.from(tok.attentionMask).some((m) => m === 0n), 'the batch is padded');
+    const dims = [tok.batch, tok.length];
+    const session = await createSession(join(dir, 'text_model.onnx'));
+    const res = await session.run({
+      input_ids: new ort.Tensor('int64', tok.inputIds, dims),
+      attention_mask: new ort.Tensor('int64', tok.attentionMask, dims),
+      token_type_ids: new ort.Tensor('int64', tok.tokenTypeIds ?? new BigInt64Array(tok.batch * tok.length), dims),
+    });
+    const diff = maxAbsDiff(res[manifest.text.model!.outputs.normalized].data as Float32Array, lib);
+    t.diagnostic(`max |diff| ${diff.toExponential(2)}`);
+    assert.ok(diff <= TOL, `max |diff| ${diff}`);
+    await session.release();
+    await model.dispose();
+  });
+}
