@@ -58,18 +58,7 @@ export interface SimilarityOptions extends SessionOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Row-wise L2 normalisation (in place unless `out` is given); zero rows stay zero. */
-export function l2NormalizeRows(x: Float32Array, dim: number, out: Float32Array = x): Float32Array {
-  const n = x.length / dim;
-  for (let i = 0; i < n; i++) {
-    let ss = 0;
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j];
-    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let j = 0; j < dim; j++) out[o + j] = x[o + j] * inv;
-  }
-  return out;
-}
+export { l2NormalizeRows } from '../util/vectors.js';
 
 /**
  * A reusable product session: `scores(a, rowsA, b, rowsB)` = A B^T as [rowsA, rowsB] float32.

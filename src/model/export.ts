@@ -5,7 +5,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
-import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
+import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
 import { MANIFEST_FILE, type ExportManifest, type WordVocabTokenizer } from './export-config.js';
 import { DINOV2_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
 

@@ -3,7 +3,7 @@ import { GraphBuilder } from '../onnx/graph.js';
 import { decodeModel, encodeModel, type OnnxGraph, type OnnxModel } from '../onnx/model.js';
 import { SailError } from '../util/errors.js';
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
-import { appendHeadSide, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
+import { appendHeadSide, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
 import type { Pooling } from '../encoders/pooling.js';
 import { appendPooling, appendPatchTokens } from '../encoders/pooling-graph.js';
 

@@ -1,11 +1,10 @@
 // The model in users' hands: frozen backbones + alignment head, with CLIP-like encode/similarity/zero-shot.
 import type { ImageEncoder, ImageInput, TextEncoder } from '../encoders/types.js';
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
-import { createSession, f32, type ort } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
-import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
-import { cosineMatrix, l2NormalizeRows, sigmoid, softmaxRows } from './vector-math.js';
+import { createHeadRunner, type HeadRunner } from '../head/runner.js';
+import { cosineMatrix, l2NormalizeRows, sigmoid, softmaxRows } from '../util/vectors.js';
 
 /** Options of {@link createModel}. */
 export interface CreateModelOptions {
@@ -41,8 +40,6 @@ export interface PatchEmbeddings {
   dim: number;
 }
 
-const ROW_BLOCK = 1024;
-
 /** Backbones + head; create with {@link createModel}. */
 export class SailModel {
   readonly config: HeadConfig;
@@ -50,7 +47,7 @@ export class SailModel {
   /** Effective logit scale exp(logit_scale) and bias, as learned. */
   readonly logitScale: number;
   readonly logitBias: number;
-  private sessions = new Map<Side, Promise<ort.InferenceSession>>();
+  private readonly runner: HeadRunner;
 
   constructor(
     head: LoadedHead,
@@ -63,6 +60,7 @@ export class SailModel {
     const { scale, bias } = logitScaleBias(head.params);
     this.logitScale = scale;
     this.logitBias = bias;
+    this.runner = createHeadRunner(head, sessionOpts);
     if (vision && vision.dim !== head.config.visionDim) throw new SailError(`image backbone ${vision.id} gives ${vision.dim}-d features but the head expects ${head.config.visionDim}`);
     if (text && text.dim !== head.config.textDim) throw new SailError(`text backbone ${text.id} gives ${text.dim}-d features but the head expects ${head.config.textDim}`);
   }
@@ -72,28 +70,8 @@ export class SailModel {
     return this.config.targetDim;
   }
 
-  private session(side: Side): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(side);
-    if (!s) {
-      s = createSession(buildHeadSideModel(this.config, this.params, side), this.sessionOpts);
-      this.sessions.set(side, s);
-    }
-    return s;
-  }
-
-  private async runHead(side: Side, features: Float32Array, normalize: boolean): Promise<Float32Array> {
-    const d = side === 'vision' ? this.config.visionDim : this.config.textDim;
-    if (features.length % d !== 0) throw new SailError(`${side} features have ${features.length} values, not a multiple of the head input width ${d}`);
-    const n = features.length / d;
-    const out = new Float32Array(n * this.dim);
-    const session = await this.session(side);
-    // Row blocks bound the size of the intermediate [rows, width x d] activations.
-    for (let r = 0; r < n; r += ROW_BLOCK) {
-      const rows = Math.min(ROW_BLOCK, n - r);
-      const res = await session.run({ features: f32(features.subarray(r * d, (r + rows) * d), [rows, d]) });
-      out.set(res[normalize ? HEAD_OUTPUT : HEAD_OUTPUT_RAW].data as Float32Array, r * this.dim);
-    }
-    return out;
+  private runHead(side: Side, features: Float32Array, normalize: boolean): Promise<Float32Array> {
+    return this.runner.apply(side, features, undefined, { normalize });
   }
 
   /** Head of pre-computed image backbone features [n, visionDim] -> [n, dim]. */
@@ -172,8 +150,7 @@ export class SailModel {
 
   /** Release sessions and backbones. */
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
+    await this.runner.dispose();
     await this.vision?.dispose();
     await this.text?.dispose();
   }

@@ -1,6 +1,6 @@
 // Approximate nearest-neighbour index over L2-normalised vectors: IVF with spherical k-means centroids.
 import { Rng } from '../util/rng.js';
-import { l2NormalizeRows } from '../model/vector-math.js';
+import { l2NormalizeRows } from '../util/vectors.js';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32 } from '../onnx/session.js';
 

@@ -1,10 +1,8 @@
 // The inference forward of one head side (LayerNorm -> mapping network -> optional L2 norm) as ONNX nodes.
 import { GraphBuilder } from '../onnx/graph.js';
-import { appendReduce, headForward } from '../head/graph.js';
+import { appendReduce, headForward } from './graph.js';
 import { SailError } from '../util/errors.js';
-import { paramSpecs, type HeadConfig, type ParamSet, type Side } from '../head/config.js';
-
-export { appendReduce };
+import { paramSpecs, type HeadConfig, type ParamSet, type Side } from './config.js';
 
 /** Output names every head graph produced here uses. */
 export const HEAD_OUTPUT = 'embedding';
