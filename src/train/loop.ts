@@ -1,15 +1,16 @@
 // The training loop: shuffled batches from the store -> engine.step -> optimizer -> clamp, with a
 // JSONL metrics log and resumable checkpoints (a resumed run is bit-identical to an uninterrupted one).
+import { loadHeadInto, paramsFromTensors } from '../head/load.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
+import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
 import { openStore } from '../store/reader.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
-  CHECKPOINT_DIR, loadHeadParams, loadLatestCheckpoint, saveCheckpoint, type CheckpointConfig, type TrainState,
+  CHECKPOINT_DIR, loadLatestCheckpoint, saveCheckpoint, type CheckpointConfig, type TrainState,
 } from './checkpoint.js';
 import type { Batch, EngineOptions, LossType, TrainEngine } from './engine-types.js';
 import { adamwDecayMask, createOptimizer, type OptimizerKind } from './optimizer.js';
@@ -155,12 +156,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     let params: ParamSet;
     if (existing) {
       checkResumable(existing.config, config, existing.dir);
-      params = paramSpecs(head).map((s) => {
-        const d = existing.params.get(s.name);
-        if (!d || d.length !== s.shape.reduce((a, b) => a * b, 1)) throw new SailError(`checkpoint tensor ${s.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
-        return { name: s.name, shape: s.shape, data: d };
-      });
-    } else if (o.initFile) params = await loadHeadParams(o.initFile, head);
+      params = paramsFromTensors(head, existing.params, { strict: true, file: join(existing.dir, 'head.safetensors') });
+    } else if (o.initFile) params = await loadHeadInto(o.initFile, head);
     else params = initParams(head, new Rng(seed));
     const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
     let startStep = 0;
