@@ -1,8 +1,8 @@
 // Render the Kubernetes Indexed Job template (deploy/k8s/indexed-job.yaml) for `sail download` or
 // `sail encode`: pod i of N runs with `--shard $(JOB_COMPLETION_INDEX)/N`.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 
 /** Which command the Job runs. */
@@ -29,17 +29,6 @@ export interface K8sJobOptions {
   memory?: string;
   /** More arguments appended to the sail command. */
   extraArgs?: string[];
-}
-
-/** Folder of the installed package (walks up to package.json, so it works from src/ and dist/src/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new SailError('package root not found');
-    dir = up;
-  }
-  return dir;
 }
 
 /** Path of the shipped template. */

@@ -4,7 +4,8 @@ import type { HeadConfig, ParamSet, Side } from '../head/config.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { createHeadRunner, type HeadRunner } from '../head/runner.js';
-import { cosineMatrix, l2NormalizeRows, sigmoid, softmaxRows } from '../util/vectors.js';
+import { cosineMatrix, sigmoid, softmaxRows } from '../util/vectors.js';
+import { buildClassifier } from '../eval/zeroshot.js';
 
 /** Options of {@link createModel}. */
 export interface CreateModelOptions {
@@ -27,7 +28,7 @@ export interface EncodeOptions {
 /** Zero-shot options: sigmoid uses the learned exp(scale) and bias; softmax normalises over labels with the scale. */
 export interface ZeroShotOptions {
   mode?: 'sigmoid' | 'softmax';
-  /** Prompt templates with `{}` for the label; embeddings are averaged over templates. Default ['a photo of a {}.']. */
+  /** Prompt templates with `{}` or `{c}` for the label; embeddings are averaged over templates. Default ['a photo of a {}.']. */
   templates?: string[];
 }
 
@@ -113,18 +114,12 @@ export class SailModel {
     return cosineMatrix(a, b, this.dim);
   }
 
-  /** One normalised embedding per label: texts from every template, normalised, averaged, re-normalised. */
-  async labelEmbeddings(labels: string[], templates: string[] = ['a photo of a {}.']): Promise<Float32Array> {
-    if (!templates.length) throw new SailError('at least one template is needed');
-    const texts = labels.flatMap((l) => templates.map((t) => (t.includes('{}') ? t.replaceAll('{}', l) : `${t} ${l}`)));
-    const emb = await this.encodeText(texts, { normalize: true });
-    const out = new Float32Array(labels.length * this.dim);
-    for (let c = 0; c < labels.length; c++)
-      for (let t = 0; t < templates.length; t++) {
-        const row = (c * templates.length + t) * this.dim;
-        for (let k = 0; k < this.dim; k++) out[c * this.dim + k] += emb[row + k];
-      }
-    return l2NormalizeRows(out, this.dim);
+  /**
+   * One normalised embedding per label: the zero-shot classifier of src/eval/zeroshot.ts (every template
+   * filled at `{}` / `{c}`, embedded, normalised, averaged, re-normalised).
+   */
+  labelEmbeddings(labels: string[], templates: string[] = ['a photo of a {}.']): Promise<Float32Array> {
+    return buildClassifier(labels, templates, (texts) => this.encodeText(texts, { normalize: true }), this.dim);
   }
 
   /**
