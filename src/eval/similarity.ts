@@ -5,6 +5,7 @@
 // 1 + the number of non-positive candidates whose score is >= the best positive score. A tie therefore
 // counts against the query: a model that gives every candidate the same score gets the worst rank, never
 // R@1 = 100%. Top-K lists are ordered by score descending, then candidate index ascending.
+import { insertTopK } from '../util/top-k.js';
 import type * as ortTypes from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
@@ -294,14 +295,7 @@ function pushTopK(s: Float32Array, row: number, bc: number, c0: number, idx: Int
   for (let j = 0; j < bc; j++) {
     const v = s[row + j];
     if (!(v > thr)) continue;
-    let p = o + k - 1;
-    while (p > o && sc[p - 1] < v) {
-      sc[p] = sc[p - 1];
-      idx[p] = idx[p - 1];
-      p--;
-    }
-    sc[p] = v;
-    idx[p] = c0 + j;
+    insertTopK(idx, sc, o, k, c0 + j, v);
     thr = sc[o + k - 1];
   }
 }
