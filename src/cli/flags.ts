@@ -6,23 +6,36 @@ export interface NumberRule {
   int?: boolean;
   /** Inclusive lower bound. */
   min?: number;
+  /** Inclusive upper bound. */
+  max?: number;
   /** Strictly greater than zero. */
   positive?: boolean;
 }
 
+/** Positive integers: counts, sizes, threads. */
+export const POSITIVE_INT: NumberRule = { int: true, positive: true };
+/** Integers >= 0: seeds, optional counts. */
+export const NON_NEGATIVE_INT: NumberRule = { int: true, min: 0 };
+
 function describeRule(r: NumberRule): string {
-  if (r.int && r.positive) return 'a positive integer';
-  if (r.int) return r.min !== undefined ? `an integer >= ${r.min}` : 'an integer';
-  if (r.positive) return 'a positive number';
-  return r.min !== undefined ? `a number >= ${r.min}` : 'a number';
+  const kind = r.int ? 'integer' : 'number';
+  if (r.max !== undefined) return `${r.int ? 'an integer' : 'a number'} in [${r.positive ? '>0' : r.min ?? '-inf'}, ${r.max}]`;
+  if (r.positive) return `a positive ${kind}`;
+  if (r.min !== undefined) return `${r.int ? 'an' : 'a'} ${kind} >= ${r.min}`;
+  return `${r.int ? 'an' : 'a'} ${kind}`;
 }
 
 /** Parse a numeric flag value, or throw a SailError naming the flag, the rule and the value. */
 export function parseNumber(v: string, flag: string, rule: NumberRule = {}): number {
   const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0);
+  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0) && (rule.max === undefined || n <= rule.max);
   if (!ok) throw new SailError(`${flag} must be ${describeRule(rule)}, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** {@link parseNumber} for an optional flag: an absent value stays undefined. */
+export function parseOptional(v: string | undefined, flag: string, rule: NumberRule = {}): number | undefined {
+  return v === undefined ? undefined : parseNumber(v, flag, rule);
 }
 
 /** A commander argument parser for `--name`: `.option('--steps <n>', '...', numberArg('steps', {...}))`. */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { startServer } from '../serve/server.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
-import { parseNumber } from './flags.js';
+import { NON_NEGATIVE_INT, parseOptional, POSITIVE_INT } from './flags.js';
 
 interface ServeFlags {
   model: string;
@@ -17,8 +17,6 @@ interface ServeFlags {
   json?: boolean;
 }
 
-const int = (name: string, v: string | undefined, min: number): number | undefined =>
-  v === undefined ? undefined : parseNumber(v, `--${name}`, { int: true, min });
 
 /** Register `sail serve`. */
 export function register(program: Command): void {
@@ -40,12 +38,12 @@ export function register(program: Command): void {
       const srv = await startServer({
         modelDir: flags.model,
         imagesDir: flags.images,
-        port: int('port', flags.port, 0),
+        port: parseOptional(flags.port, '--port', { int: true, min: 0, max: 65535 }),
         host: flags.host,
         imageEncoder: flags.visionModel ? await loadImageEncoder(flags.visionModel) : undefined,
         textEncoder: flags.textModel ? await loadTextEncoder(flags.textModel) : undefined,
-        nprobe: int('nprobe', flags.nprobe, 1),
-        exactBelow: int('exact-below', flags.exactBelow, 0),
+        nprobe: parseOptional(flags.nprobe, '--nprobe', POSITIVE_INT),
+        exactBelow: parseOptional(flags.exactBelow, '--exact-below', NON_NEGATIVE_INT),
         onProgress: (done, total) => {
           if (!bar) return;
           if (!started) bar.start(total, 0);

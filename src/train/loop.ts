@@ -1,6 +1,7 @@
 // The training loop: shuffled batches from the store -> engine.step -> optimizer -> clamp, with a
 // JSONL metrics log and resumable checkpoints (a resumed run is bit-identical to an uninterrupted one).
 import { loadHeadInto, paramsFromTensors } from '../head/load.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
@@ -50,7 +51,7 @@ export interface TrainLoopOptions {
   beta2?: number;
   eps?: number;
   batchSize: number;
-  /** Total steps; otherwise `epochs` full passes (drop_last). */
+  /** Total steps; otherwise `epochs` full passes (drop_last; default TRAIN_DEFAULTS.epochs). */
   steps?: number;
   epochs?: number;
   warmupSteps?: number;
@@ -64,7 +65,7 @@ export interface TrainLoopOptions {
   initFile?: string;
   /** Continue from OUT/checkpoint if there is one. */
   resume?: boolean;
-  /** Checkpoint every K steps (0: only at the end). */
+  /** Checkpoint every K steps (0: only at the end; default TRAIN_DEFAULTS.checkpointEvery). */
   checkpointEvery?: number;
   threads?: number;
   executionProviders?: string[];
@@ -104,9 +105,9 @@ export function epochRng(seed: number, epoch: number): Rng {
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const imageMod = o.imageModality ?? 'image';
   const textMod = o.textModality ?? 'text';
-  const loss: LossType = o.loss ?? 'siglip';
-  const optKind: OptimizerKind = o.optimizer ?? 'lion';
-  const seed = o.seed ?? 42;
+  const loss: LossType = o.loss ?? TRAIN_DEFAULTS.loss;
+  const optKind: OptimizerKind = o.optimizer ?? TRAIN_DEFAULTS.optimizer;
+  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
   const shuffle = o.shuffle ?? true;
   const B = o.batchSize;
   const store = await openStore(o.storeDir);
@@ -125,7 +126,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     const stepsPerEpoch = Math.floor(store.rows / B);
     let totalSteps: number;
     if (o.steps !== undefined) totalSteps = o.steps;
-    else totalSteps = stepsPerEpoch * (o.epochs ?? 1);
+    else totalSteps = stepsPerEpoch * (o.epochs ?? TRAIN_DEFAULTS.epochs);
     if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new SailError(`number of steps must be a positive integer, got ${totalSteps}`);
     const epochs = Math.ceil(totalSteps / stepsPerEpoch);
     const schedule = makeSchedule(o.lr, totalSteps, o.warmupSteps);
@@ -207,7 +208,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       return { n: B, image, text, ...(extraText ? { extraText } : {}) };
     };
 
-    const every = o.checkpointEvery ?? 0;
+    const every = o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
     const state = (step: number, seconds: number): TrainState => ({
       version: 1, step, epoch: Math.floor(step / stepsPerEpoch), totalSteps, stepsPerEpoch, seed, shuffle,
       rng: rngState, schedule, optimizerSteps: optimizer.steps, pairsSeen, seconds,
