@@ -144,20 +144,8 @@ export function ensureBuiltins(): Promise<void> {
   return builtinsLoaded;
 }
 
-/**
- * src/encoders/npm/index.ts (owned by engineer npm-backbones) exports `backbones: BackboneSpec[]`
- * (or registers them itself on import). A missing or broken module must not break the hub backbones.
- */
+/** The npm-shipped backbones (src/encoders/npm/index.ts `backbones`), imported on first use like the hub ones. */
 async function registerNpmBackbones(): Promise<void> {
-  let mod: { backbones?: BackboneSpec[] };
-  try {
-    mod = (await import(npmIndexPath)) as { backbones?: BackboneSpec[] };
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') return;
-    throw err;
-  }
-  for (const spec of mod.backbones ?? []) registerBackbone(spec);
+  const { backbones } = await import('./npm/index.js');
+  for (const spec of backbones) registerBackbone(spec);
 }
-// A variable keeps tsc from requiring the (separately owned) module to exist at compile time.
-const npmIndexPath = './npm/index.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HeadConfig, HeadType, Side } from '../../src/head/config.js';
 import { initParams } from '../../src/head/init.js';
-import { refHeadForward, type RefParams } from '../../src/head/reference.js';
+import { refHeadForward, type RefParams } from './reference.js';
 import { writeSafetensors } from '../../src/head/safetensors.js';
 import { createHeadRunner } from '../../src/head/runner.js';
 import { loadHead } from '../../src/head/load.js';
