@@ -91,42 +91,39 @@ function isFolder(p: string): boolean {
 }
 
 /**
+ * The one lookup behind both loaders: registry entry of the right kind (with the ':suffix' recipe or
+ * pooling), else a local model folder, else a SailError listing the known names.
+ */
+async function loadBackbone<E>(
+  kind: 'image' | 'text', nameOrPath: string, opts: EncoderLoadOptions,
+  withSuffix: (suffix: string | undefined) => EncoderLoadOptions, fromFolder: (folder: string, o: EncoderLoadOptions) => Promise<E>,
+): Promise<E> {
+  const { name, suffix } = splitName(nameOrPath);
+  // a path never names a registry entry: skip loading the built-ins (the npm ones import TF.js)
+  if (!isPathLike(name)) await ensureBuiltins();
+  const o = withSuffix(suffix);
+  const spec = registry.get(name);
+  if (spec) {
+    if (spec.kind !== kind) throw new SailError(`backbone '${name}' is ${spec.kind === 'image' ? 'an' : 'a'} ${spec.kind} backbone, not ${kind === 'image' ? 'an' : 'a'} ${kind} backbone`);
+    return spec.load(o) as Promise<E>;
+  }
+  if (isFolder(name)) return fromFolder(name, o);
+  throw new SailError(`unknown ${kind} backbone '${nameOrPath}' (not registered and not a model folder); known: ${names(kind)}`);
+}
+
+/**
  * Load an image encoder from a registry name (optionally 'name:recipe') or a local model folder in the
  * transformers.js layout (DINOv2-style ONNX emitting last_hidden_state).
  */
-export async function loadImageEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<ImageEncoder> {
-  const { name, suffix } = splitName(nameOrPath);
-  // a path never names a registry entry: skip loading the built-ins (the npm ones import TF.js)
-  if (!isPathLike(name)) await ensureBuiltins();
-  const recipe = (suffix as ImageRecipe | undefined) ?? opts.recipe;
-  const spec = registry.get(name);
-  if (spec) {
-    if (spec.kind !== 'image') throw new SailError(`backbone '${name}' is a ${spec.kind} backbone, not an image backbone`);
-    return spec.load({ ...opts, recipe });
-  }
-  if (isFolder(name)) {
-    const { loadOnnxImageEncoder } = await import('./image-onnx.js');
-    return loadOnnxImageEncoder(name, { ...opts, recipe });
-  }
-  throw new SailError(`unknown image backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('image')}`);
+export function loadImageEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<ImageEncoder> {
+  return loadBackbone<ImageEncoder>('image', nameOrPath, opts, (suffix) => ({ ...opts, recipe: (suffix as ImageRecipe | undefined) ?? opts.recipe }),
+    async (folder, o) => (await import('./image-onnx.js')).loadOnnxImageEncoder(folder, o));
 }
 
-/** Load a text encoder from a registry name or a local model folder (tokenizer.json + onnx/model.onnx). */
-export async function loadTextEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<TextEncoder> {
-  const { name, suffix } = splitName(nameOrPath);
-  // a path never names a registry entry: skip loading the built-ins (the npm ones import TF.js)
-  if (!isPathLike(name)) await ensureBuiltins();
-  const pooling = (suffix as TextPooling | undefined) ?? opts.pooling;
-  const spec = registry.get(name);
-  if (spec) {
-    if (spec.kind !== 'text') throw new SailError(`backbone '${name}' is an ${spec.kind} backbone, not a text backbone`);
-    return spec.load({ ...opts, pooling });
-  }
-  if (isFolder(name)) {
-    const { loadOnnxTextEncoder } = await import('./text-onnx.js');
-    return loadOnnxTextEncoder(name, { ...opts, pooling });
-  }
-  throw new SailError(`unknown text backbone '${nameOrPath}' (not registered and not a model folder); known: ${names('text')}`);
+/** Load a text encoder from a registry name (optionally 'name:pooling') or a local model folder (tokenizer.json + onnx/model.onnx). */
+export function loadTextEncoder(nameOrPath: string, opts: EncoderLoadOptions = {}): Promise<TextEncoder> {
+  return loadBackbone<TextEncoder>('text', nameOrPath, opts, (suffix) => ({ ...opts, pooling: (suffix as TextPooling | undefined) ?? opts.pooling }),
+    async (folder, o) => (await import('./text-onnx.js')).loadOnnxTextEncoder(folder, o));
 }
 
 function names(kind: 'image' | 'text'): string {
