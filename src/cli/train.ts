@@ -8,6 +8,7 @@ import type { OptimizerKind } from '../train/optimizer.js';
 import { DEFAULT_LR, DEFAULT_WD, LOSS_TYPES, OPTIMIZER_KINDS, TRAIN_DEFAULTS } from '../train/defaults.js';
 import { SailError } from '../util/errors.js';
 import { NON_NEGATIVE_INT, oneOf, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';
+import { lockFolder } from '../util/lease.js';
 
 interface TrainFlags {
   head: string;
@@ -100,6 +101,8 @@ export function register(program: Command): void {
         cliProgress.Presets.shades_classic);
       let started = false;
       let summary: TrainSummary;
+      // one trainer per --out folder: a second one is refused at once, naming the holder
+      const lease = await lockFolder(f.out, 'sail train');
       try {
         summary = await trainLoop({
           storeDir,
@@ -143,6 +146,7 @@ export function register(program: Command): void {
       } finally {
         if (started) bar.stop();
         process.off('SIGINT', onSigint);
+        await lease.release();
       }
       const out = {
         store: storeDir, out: f.out, checkpoint: summary.checkpoint, log: summary.log, head: summary.head,
