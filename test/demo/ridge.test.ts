@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ridgeHead, ridgeStats, solveRidge } from '../../src/demo/ridge.js';
-import { createHeadApplier } from '../../src/eval/head-apply.js';
+import { createHeadRunner } from '../../src/head/runner.js';
 import { Rng } from '../../src/util/rng.js';
 
 function layerNorm64(x: Float32Array, n: number, d: number): Float64Array[] {
@@ -74,7 +74,7 @@ test('the ridge head applies W LN(x) + b to images and LN(t) to texts (then L2 n
   const txt = Float32Array.from({ length: n * dTxt }, () => rng.normal());
   const stats = await ridgeStats(img, new Map([['text', [txt]]]), n, dImg, dTxt, { threads: 1 });
   const fit = solveRidge(stats, 'text', 0.1);
-  const applier = await createHeadApplier(ridgeHead(fit, dImg, dTxt), { threads: 1 });
+  const applier = createHeadRunner(ridgeHead(fit, dImg, dTxt), { threads: 1 });
   try {
     const v = await applier.apply('vision', img, n);
     const t = await applier.apply('text', txt, n);
