@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'training steps per head', positiveInt('steps'))
     .option('--threads <n>', 'compute threads', positiveInt('threads'))
     .option('--limit <n>', 'use only N emoji concepts (quick runs, tests)', positiveInt('limit'))
-    .option('--seed <n>', 'seed of the split, init and shuffling', numberArg('seed', { int: true, min: 0 }))
+    .option('--seed <n>', 'seed of the split, init and shuffling', numberArg('seed', { int: true, min: 0, max: 0xffffffff }))
     .option('--batch-size <n>', 'training batch size', positiveInt('batch-size'))
     .option('--lr <x>', 'Lion learning rate', positiveNumber('lr'))
     .option('--width-factor <n>', 'star head hidden width factor', positiveInt('width-factor'))

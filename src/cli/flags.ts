@@ -8,9 +8,16 @@ export interface NumberRule {
   min?: number;
   /** Strictly greater than zero. */
   positive?: boolean;
+  /** Inclusive upper bound. */
+  max?: number;
 }
 
 function describeRule(r: NumberRule): string {
+  if (r.max !== undefined) {
+    const lo = r.min ?? (r.positive ? (r.int ? 1 : 0) : undefined);
+    const kind = r.int ? 'an integer' : 'a number';
+    return lo !== undefined ? `${kind} in ${r.positive && !r.int ? '(' : '['}${lo}, ${r.max}]` : `${kind} <= ${r.max}`;
+  }
   if (r.int && r.positive) return 'a positive integer';
   if (r.int) return r.min !== undefined ? `an integer >= ${r.min}` : 'an integer';
   if (r.positive) return 'a positive number';
@@ -20,7 +27,7 @@ function describeRule(r: NumberRule): string {
 /** Parse a numeric flag value, or throw a SailError naming the flag, the rule and the value. */
 export function parseNumber(v: string, flag: string, rule: NumberRule = {}): number {
   const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0);
+  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0) && (rule.max === undefined || n <= rule.max);
   if (!ok) throw new SailError(`${flag} must be ${describeRule(rule)}, got ${JSON.stringify(v)}`);
   return n;
 }

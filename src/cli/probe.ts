@@ -80,9 +80,9 @@ export function register(program: Command): void {
         const rep = await runProbe({
           pairs, outDir: f.out, createEngine: createTrainEngine,
           heldOut: f.heldOut ? num(f.heldOut, '--held-out') : undefined,
-          targetDim: num(f.dim, '--dim', true), lr: num(f.lr, '--lr'), weightDecay: num(f.wd, '--wd'),
+          targetDim: parseNumber(f.dim, '--dim', { int: true, positive: true, max: 65536 }), lr: num(f.lr, '--lr'), weightDecay: num(f.wd, '--wd'),
           batchSize: num(f.batchSize, '--batch-size', true), epochs: num(f.epochs, '--epochs', true),
-          steps: f.steps ? num(f.steps, '--steps', true) : undefined, seed: num(f.seed, '--seed', true), threads,
+          steps: f.steps ? num(f.steps, '--steps', true) : undefined, seed: parseNumber(f.seed, '--seed', { int: true, min: 0, max: 0xffffffff }), threads,
           onProgress: (e) => {
             if (e.stage === 'train' && e.train) {
               if (active !== e.pair) {

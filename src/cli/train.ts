@@ -34,6 +34,7 @@ interface TrainFlags {
   valStore?: string;
   valEvery: string;
   valTextModality: string;
+  verifyStore?: boolean;
 }
 
 /** Retrieval on a pre-encoded validation store, through eval (loaded on use: train never imports eval). */
@@ -42,6 +43,17 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
   const textModalities = f.valTextModality.split(',').map((m) => m.trim()).filter(Boolean);
   return {
     everyEpochs,
+    // before the first step: a validation store of other widths or backbones would be reinterpreted
+    check: async (config) => {
+      const [{ openStore }, { assertHeadFitsStore }] = await Promise.all([import('../store/reader.js'), import('../head/check.js')]);
+      const store = await openStore(storeDir);
+      try {
+        assertHeadFitsStore(config, store, 'image', 'vision');
+        for (const m of textModalities) assertHeadFitsStore(config, store, m, 'text');
+      } finally {
+        await store.close();
+      }
+    },
     run: async (head, at) => {
       const { evaluateRetrievalOnStores } = await import('../eval/tasks.js');
       const m = await evaluateRetrievalOnStores(storeDir, { head, textModalities });
@@ -56,6 +68,12 @@ const DEFAULT_LR: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 1e-3 };
 const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
 
 const num = parseNumber;
+
+/** Seeds are 32-bit (the RNG's state); larger values would silently alias smaller ones. */
+const MAX_SEED = 0xffffffff;
+/** Output widths beyond this are not heads but typos (`--dim 1e9`); the head's size is checked again in the library. */
+const MAX_DIM = 65536;
+const MAX_WIDTH_FACTOR = 64;
 
 /** Register `sail train`. */
 export function register(program: Command): void {
@@ -87,6 +105,7 @@ export function register(program: Command): void {
     .option('--val-store <dir>', 'pre-encoded validation store: image<->text retrieval R@1/5/10 logged to OUT/val.jsonl')
     .option('--val-every <k>', 'validate every k epochs (and after the last step)', '1')
     .option('--val-text-modality <names>', 'caption modalities of the validation store, comma-separated', 'text')
+    .option('--verify-store', 'check the sha256 of every store file before training (opening checks layout and sizes only; see `sail store verify`)')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
       const optimizer = oneOf<OptimizerKind>(f.optimizer, ['lion', 'adamw'], '--optimizer');
@@ -113,8 +132,8 @@ export function register(program: Command): void {
           createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
             type: oneOf<HeadType>(f.head, ['star', 'mlp', 'linear'], '--head'),
-            widthFactor: num(f.widthFactor, '--width-factor', { int: true, positive: true }),
-            targetDim: num(f.dim, '--dim', { int: true, positive: true }),
+            widthFactor: num(f.widthFactor, '--width-factor', { int: true, positive: true, max: MAX_WIDTH_FACTOR }),
+            targetDim: num(f.dim, '--dim', { int: true, positive: true, max: MAX_DIM }),
             logitScaleInit: logitScale,
             logitBiasInit: num(f.logitBias, '--logit-bias'),
           },
@@ -126,11 +145,12 @@ export function register(program: Command): void {
           steps: f.steps !== undefined ? num(f.steps, '--steps', { int: true, positive: true }) : undefined,
           epochs: f.steps === undefined ? (f.epochs !== undefined ? num(f.epochs, '--epochs', { int: true, positive: true }) : 10) : undefined,
           warmupSteps: f.warmupSteps !== undefined ? num(f.warmupSteps, '--warmup-steps', { int: true, min: 0 }) : undefined,
-          seed: num(f.seed, '--seed', { int: true, min: 0 }),
+          seed: num(f.seed, '--seed', { int: true, min: 0, max: MAX_SEED }),
           shuffle: f.shuffle,
           extraText: f.extraText,
           initFile: f.init,
           resume: f.resume === true,
+          verifyStore: f.verifyStore === true,
           checkpointEvery: num(f.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }),
           threads: f.threads !== undefined ? num(f.threads, '--threads', { int: true, positive: true }) : undefined,
           signal: controller.signal,

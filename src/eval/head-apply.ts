@@ -2,6 +2,7 @@
 import type * as ortTypes from 'onnxruntime-node';
 import type { HeadConfig, Side } from '../head/config.js';
 import type { LoadedHead } from '../head/load.js';
+import { assertFiniteParams } from '../head/check.js';
 import { headForward, l2Normalize, paramInitializers, sideDim } from '../head/graph.js';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
@@ -26,6 +27,7 @@ export async function createHeadApplier(head: EvalHead, opts: SessionOptions & {
   const sessions = new Map<Side, ortTypes.InferenceSession>();
   const block = Math.max(1, opts.blockRows ?? 1024);
   const cfg = head.config;
+  assertFiniteParams(head.params);
   const sessionFor = async (side: Side) => {
     let s = sessions.get(side);
     if (!s) {

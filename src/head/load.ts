@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { assertFiniteParams } from './check.js';
 import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from './config.js';
 import { readSafetensors, type NamedTensor } from './safetensors.js';
 
@@ -120,7 +121,9 @@ export async function loadHead(path: string): Promise<LoadedHead> {
     : metaConfig !== undefined
       ? parseConfig(metaConfig, file)
       : inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
-  return { config, params: paramsFromTensors(config, tensors, file) };
+  const params = paramsFromTensors(config, tensors, file);
+  assertFiniteParams(params, file);
+  return { config, params };
 }
 
 /** Effective logit scale exp(logit_scale) and bias of a parameter set. */

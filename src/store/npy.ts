@@ -1,9 +1,12 @@
 // NumPy `.npy` reading (v1/v2/v3 headers, little-endian float16/float32, C order, 2-D) and import into a store.
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
-import { float16ToFloat32 } from '../util/fp16.js';
-import type { StoreDtype, StoreManifest } from './format.js';
+import { FLOAT16_MAX, float16ToFloat32 } from '../util/fp16.js';
+import { readJsonFile, type StoreDtype, type StoreManifest } from './format.js';
 import { createStoreWriter } from './writer.js';
 
 /** What a `.npy` header says. */
@@ -129,12 +132,15 @@ export interface NpyImportOptions {
   textModel?: string;
   /** Rows per part file (default: about 64 MiB of float32 for the widest modality, 256..16384 rows). */
   rowsPerPart?: number;
+  /** Replace a store in `out` that was imported from other inputs (default: refuse). */
+  overwrite?: boolean;
   onProgress?: (rowsDone: number, rows: number) => void;
 }
 
 /**
- * Stream `.npy` matrices (row i of each is one sample) into a store, part by part; resumable
- * (complete parts are skipped). Memory is bounded by one part of each modality.
+ * Stream `.npy` matrices (row i of each is one sample) into a store, part by part. Rerunning with the
+ * same inputs (by content hash) and settings resumes (complete parts are skipped); other inputs are
+ * refused unless `overwrite`. Memory is bounded by one part of each modality.
  */
 export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> {
   const sources: [string, string, string | undefined][] = [['image', opts.images, opts.imageModel], ['text', opts.texts, opts.textModel]];
@@ -154,9 +160,14 @@ export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> 
     const widest = Math.max(...readers.map((r) => r.header.cols));
     const per = opts.rowsPerPart ?? Math.max(256, Math.min(16384, Math.floor(2 ** 26 / (4 * widest))));
     if (!Number.isInteger(per) || per <= 0) throw new SailError(`rowsPerPart must be a positive integer, got ${per}`);
+    const identity: ImportIdentity = {
+      inputs: Object.fromEntries(await Promise.all(sources.map(async ([name, file]) => [name, await sha256File(file)] as const))),
+      dtype, rowsPerPart: per, models: Object.fromEntries(sources.filter(([, , m]) => m).map(([name, , m]) => [name, m!])),
+    };
+    await prepareImportFolder(opts.out, identity, opts.overwrite === true);
     const writer = await createStoreWriter(opts.out, {
       modalities: sources.map(([name, , model], i) => ({ name, dim: readers[i].header.cols, dtype, ...(model ? { model } : {}) })),
-      meta: { source: 'npy', files: Object.fromEntries(sources.map(([name, file]) => [name, file])) },
+      meta: { source: 'npy', files: Object.fromEntries(sources.map(([name, file]) => [name, file])), sha256: identity.inputs },
     });
     const parts = Math.ceil(rows / per);
     for (let p = 0; p < parts; p++) {
@@ -166,11 +177,7 @@ export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> 
         const data: Record<string, Float32Array> = {};
         for (let i = 0; i < sources.length; i++) {
           const block = await readers[i].readRows(start, count);
-          for (let k = 0; k < block.length; k++) {
-            if (!Number.isFinite(block[k])) {
-              throw new SailError(`non-finite value ${block[k]} at column ${k % readers[i].header.cols}`, { file: readers[i].file, row: start + Math.floor(k / readers[i].header.cols) });
-            }
-          }
+          checkValues(block, readers[i], start, dtype);
           data[sources[i][0]] = block;
         }
         await writer.writePart(p, data);
@@ -181,4 +188,79 @@ export async function importNpy(opts: NpyImportOptions): Promise<StoreManifest> 
   } finally {
     await Promise.all(readers.map((r) => r.close()));
   }
+}
+
+/** Every value must be finite, and fit float16 when that is the storage type (it would become Inf). */
+function checkValues(block: Float32Array, reader: NpyReader, start: number, dtype: StoreDtype): void {
+  const cols = reader.header.cols;
+  const limit = dtype === 'float16' ? FLOAT16_MAX : Infinity;
+  for (let k = 0; k < block.length; k++) {
+    const v = block[k];
+    const where = { file: reader.file, row: start + Math.floor(k / cols) };
+    if (!Number.isFinite(v)) throw new SailError(`non-finite value ${v} at column ${k % cols}`, where);
+    if (Math.abs(v) > limit) {
+      throw new SailError(`value ${v} at column ${k % cols} does not fit float16 (largest ${FLOAT16_MAX}); import with --dtype float32`, where);
+    }
+  }
+}
+
+/** What makes two imports the same: input contents and the settings that shape the parts. */
+interface ImportIdentity {
+  /** sha256 of each input file, by modality. */
+  inputs: Record<string, string>;
+  dtype: StoreDtype;
+  rowsPerPart: number;
+  models: Record<string, string>;
+}
+
+/** Written before the first part, so a rerun can tell a resume from a different import. */
+const IMPORT_FILE = 'import.json';
+
+/** Files a store folder may hold: manifest, import record, parts and the temp files of atomic writes. */
+const STORE_FILE = /^(manifest\.json|import\.json|part-\d{5}\.json|part-\d{5}\.[A-Za-z0-9_-]+\.f(16|32)|\..*\.tmp)$/;
+
+/**
+ * Make `out` ready for this import: create it, resume an import of the same inputs, or (with
+ * `overwrite`) clear a store of other inputs. Anything else is refused, naming what differs.
+ */
+async function prepareImportFolder(out: string, identity: ImportIdentity, overwrite: boolean): Promise<void> {
+  const st = await fs.stat(out).catch(() => null);
+  if (st && !st.isDirectory()) throw new SailError('--out exists and is not a folder', { file: out });
+  const entries = st ? await fs.readdir(out) : [];
+  const foreign = entries.filter((e) => !STORE_FILE.test(e));
+  if (foreign.length) throw new SailError(`folder is not empty and holds files that are not part of a store (${foreign.slice(0, 3).join(', ')}); choose a new --out`, { file: out });
+  const recordPath = join(out, IMPORT_FILE);
+  if (entries.length) {
+    const diffs = entries.includes(IMPORT_FILE) ? identityDiffs(await readJsonFile(recordPath, 'import record'), identity) : ['it holds a store that was not made by `sail store import` (or by an older version)'];
+    if (diffs.length === 0) return;
+    if (!overwrite) throw new SailError(`holds a store imported from other inputs (${diffs.join('; ')}); pass --overwrite to replace it, or choose another --out`, { file: out });
+    // manifest first, then part JSONs: a half-cleared folder never looks like a complete store
+    const order = (e: string) => (e === 'manifest.json' ? 0 : e.endsWith('.json') ? 1 : 2);
+    for (const e of [...entries].sort((a, b) => order(a) - order(b))) await fs.rm(join(out, e), { force: true });
+  }
+  await writeJsonAtomic(recordPath, identity);
+}
+
+/** Human-readable differences between a recorded import and this one. */
+function identityDiffs(saved: unknown, now: ImportIdentity): string[] {
+  const s = (saved ?? {}) as Partial<ImportIdentity>;
+  const diffs: string[] = [];
+  const names = new Set([...Object.keys(s.inputs ?? {}), ...Object.keys(now.inputs)]);
+  for (const n of names) {
+    const a = s.inputs && Object.hasOwn(s.inputs, n) ? s.inputs[n] : undefined;
+    const b = Object.hasOwn(now.inputs, n) ? now.inputs[n] : undefined;
+    if (a !== b) diffs.push(`${n} input: sha256 ${a ? a.slice(0, 12) : '(none)'} before, ${b ? b.slice(0, 12) : '(none)'} now`);
+  }
+  if (s.dtype !== now.dtype) diffs.push(`dtype: ${s.dtype} before, ${now.dtype} now`);
+  if (s.rowsPerPart !== now.rowsPerPart) diffs.push(`rows per part: ${s.rowsPerPart} before, ${now.rowsPerPart} now`);
+  if (JSON.stringify(s.models ?? {}) !== JSON.stringify(now.models)) diffs.push(`backbone ids: ${JSON.stringify(s.models ?? {})} before, ${JSON.stringify(now.models)} now`);
+  return diffs;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(path).on('data', (c) => hash.update(c)).on('end', () => resolve()).on('error', reject);
+  });
+  return hash.digest('hex');
 }

@@ -32,15 +32,17 @@ export interface Optimizer {
   load(tensors: Map<string, Float32Array>, steps: number, file: string): void;
 }
 
+/** Hyperparameters with the defaults filled in (beta1 0.9; beta2 0.99 for Lion, 0.999 for AdamW; eps 1e-8). */
+export function resolveOptimizerHyper(kind: OptimizerKind, hyper: OptimizerHyper): Required<OptimizerHyper> {
+  return { weightDecay: hyper.weightDecay, beta1: hyper.beta1 ?? 0.9, beta2: hyper.beta2 ?? (kind === 'lion' ? 0.99 : 0.999), eps: hyper.eps ?? 1e-8 };
+}
+
 /**
  * Create an optimizer for the parameters in `params` (their order and shapes are fixed from here on).
  * `decay[i]` says whether AdamW decays parameter i; Lion ignores it and decays all, like the reference.
  */
 export function createOptimizer(kind: OptimizerKind, params: ParamSet, hyper: OptimizerHyper, decay?: boolean[]): Optimizer {
-  const b1 = hyper.beta1 ?? 0.9;
-  const b2 = hyper.beta2 ?? (kind === 'lion' ? 0.99 : 0.999);
-  const eps = hyper.eps ?? 1e-8;
-  const wd = hyper.weightDecay;
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = resolveOptimizerHyper(kind, hyper);
   const m = params.map((p) => new Float32Array(p.data.length));
   const v = kind === 'adamw' ? params.map((p) => new Float32Array(p.data.length)) : [];
   const decays = decay ?? params.map((p) => p.shape.length >= 2);
