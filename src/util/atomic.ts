@@ -1,4 +1,5 @@
 import { promises as fs, writeFileSync, renameSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { writeFailure } from './errors.js';
 
@@ -14,12 +15,20 @@ function tempPathFor(path: string): string {
  * similar become a SailError naming the target.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(path, (handle) => handle.writeFile(data));
+}
+
+/**
+ * {@link writeFileAtomic} for content written in pieces: `write` fills the temp file through its handle
+ * (writeFile calls continue at the current position), so large data need not be one buffer.
+ */
+export async function writeFileAtomicWith(path: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
   await fs.mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
     const handle = await fs.open(tmp, 'w');
     try {
-      await handle.writeFile(data);
+      await write(handle);
       await handle.sync();
     } finally {
       await handle.close();
