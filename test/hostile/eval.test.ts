@@ -11,9 +11,8 @@ import { loadHead } from '../../src/head/load.js';
 import { createModel } from '../../src/model/model.js';
 import { exportModel } from '../../src/model/export.js';
 import { SailError } from '../../src/util/errors.js';
-import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
-import { assertOneLineError, tinyHead, tinyStore } from './helpers.js';
+import { assertOneLineError, runCli, tinyHead, tinyStore } from './helpers.js';
 
 const evalArgs = (store: string, head: string, ...more: string[]) => ['eval', '--task', 'retrieval', '--store', store, '--head', head, '--threads', '1', '--json', ...more];
 
@@ -24,10 +23,10 @@ test('item 6: sail eval refuses a head whose input widths differ from the store 
   // 24 and 12 are multiples of 6 and 4: rows would have been silently re-cut into 4 and 3 rows each
   const head = await tinyHead(join(dir, 'head.safetensors'), { visionDim: 6, textDim: 4 });
   const out = join(dir, 'out');
-  assertOneLineError(runSail(evalArgs(store, head, '--out', out)), /store: modality image holds 24-d embeddings but the head expects 6-d image inputs/);
+  assertOneLineError(runCli(evalArgs(store, head, '--out', out)), /store: modality image holds 24-d embeddings but the head expects 6-d image inputs/);
   assert.ok(!existsSync(join(out, 'results.json')), 'no results written');
   const text = await tinyHead(join(dir, 'head2.safetensors'), { visionDim: 24, textDim: 4 });
-  assertOneLineError(runSail(evalArgs(store, text)), /modality text holds 12-d embeddings but the head expects 4-d text inputs/);
+  assertOneLineError(runCli(evalArgs(store, text)), /modality text holds 12-d embeddings but the head expects 4-d text inputs/);
 });
 
 test('item 6: backbone ids must match where both the head and the store record them', async () => {
@@ -35,10 +34,10 @@ test('item 6: backbone ids must match where both the head and the store record t
   const store = join(dir, 'store');
   await tinyStore(store, { rows: 20, image: 6, text: 4, seed: 1, imageModel: 'dinov2-small', textModel: 'gte-base' });
   const head = await tinyHead(join(dir, 'head.safetensors'), { visionDim: 6, textDim: 4, visionModel: 'mobilenetv2-nsfwjs', textModel: 'gte-base' });
-  assertOneLineError(runSail(evalArgs(store, head)), /modality image was encoded by dinov2-small but the head was trained on mobilenetv2-nsfwjs image embeddings/);
+  assertOneLineError(runCli(evalArgs(store, head)), /modality image was encoded by dinov2-small but the head was trained on mobilenetv2-nsfwjs image embeddings/);
   // a head that records no backbone is checked by width only
   const bare = await tinyHead(join(dir, 'bare.safetensors'), { visionDim: 6, textDim: 4 });
-  const ok = runSail(evalArgs(store, bare));
+  const ok = runCli(evalArgs(store, bare));
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).retrieval.nImages, 20);
 });
@@ -66,9 +65,9 @@ test('item 7: a NaN head weight is an error in eval, export and the model API, n
   const store = join(dir, 'store');
   await tinyStore(store, { rows: 20, image: 6, text: 4, seed: 1 });
   const head = await tinyHead(join(dir, 'nan.safetensors'), { visionDim: 6, textDim: 4 }, { param: 'text_mapping_network.weight', index: 5, value: NaN });
-  assertOneLineError(runSail(evalArgs(store, head)), /nan\.safetensors: head parameter text_mapping_network\.weight holds NaN at index 5/);
+  assertOneLineError(runCli(evalArgs(store, head)), /nan\.safetensors: head parameter text_mapping_network\.weight holds NaN at index 5/);
   const out = join(dir, 'export');
-  assertOneLineError(runSail(['export', head, '--out', out]), /head parameter text_mapping_network\.weight holds NaN/);
+  assertOneLineError(runCli(['export', head, '--out', out]), /head parameter text_mapping_network\.weight holds NaN/);
   assert.ok(!existsSync(join(out, 'sail_model.json')));
   // in-memory heads bypass the file loader: the model and export still refuse them
   const good = await loadHead(await tinyHead(join(dir, 'ok.safetensors'), { visionDim: 6, textDim: 4 }));

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
-import { assertOneLineError, tinyHead, tinyStore } from './helpers.js';
+import { assertOneLineError, runCli, tinyHead, tinyStore } from './helpers.js';
 
 test('item 16: --out naming an existing file is refused by every command that writes a folder, and the file is kept', async () => {
   const dir = tempDir();
@@ -24,10 +23,10 @@ test('item 16: --out naming an existing file is refused by every command that wr
     ['probe', '--pair', `p=${store}`, '--out', file],
   ];
   for (const args of commands) {
-    assertOneLineError(runSail(args), /existing\.txt: --out names an existing file, not a folder/);
+    assertOneLineError(runCli(args), /existing\.txt: --out names an existing file, not a folder/);
   }
   // a path below a file cannot be created either
-  assertOneLineError(runSail(['export', head, '--out', join(file, 'sub')]), /--out: .*existing\.txt is a file, so .*existing\.txt\/sub cannot be created/);
+  assertOneLineError(runCli(['export', head, '--out', join(file, 'sub')]), /--out: .*existing\.txt is a file, so .*existing\.txt\/sub cannot be created/);
   assert.equal(readFileSync(file, 'utf8'), 'keep me');
 });
 
@@ -37,9 +36,9 @@ test('item 16: modality names such as constructor are unknown modalities, not pr
   await tinyStore(store, { rows: 16, image: 6, text: 4, seed: 1 });
   const head = await tinyHead(join(dir, 'head.safetensors'), { visionDim: 6, textDim: 4 });
   for (const name of ['constructor', '__proto__', 'toString']) {
-    assertOneLineError(runSail(['eval', '--task', 'retrieval', '--store', store, '--head', head, '--text-modality', name]), new RegExp(`store has no modality "${name}" \\(it has image, text\\)`));
+    assertOneLineError(runCli(['eval', '--task', 'retrieval', '--store', store, '--head', head, '--text-modality', name]), new RegExp(`store has no modality "${name}" \\(it has image, text\\)`));
   }
-  assertOneLineError(runSail(['train', store, '--out', join(dir, 'run'), '--extra-text', 'constructor', '--steps', '1', '--batch-size', '4']), /store has no modality constructor \(it has image, text\)/);
+  assertOneLineError(runCli(['train', store, '--out', join(dir, 'run'), '--extra-text', 'constructor', '--steps', '1', '--batch-size', '4']), /store has no modality constructor \(it has image, text\)/);
 });
 
 test('item 16: sail segment --templates refuses a template without {} before loading any model', () => {
@@ -47,14 +46,14 @@ test('item 16: sail segment --templates refuses a template without {} before loa
   const templates = join(dir, 'templates.txt');
   writeFileSync(templates, 'a photo of a {}.\n\nan image\n');
   assertOneLineError(
-    runSail(['segment', join(dir, 'img.png'), '--model', join(dir, 'none'), '--vision-model', 'none', '--text-model', 'none', '--classes', 'a,b', '--templates', templates]),
+    runCli(['segment', join(dir, 'img.png'), '--model', join(dir, 'none'), '--vision-model', 'none', '--text-model', 'none', '--classes', 'a,b', '--templates', templates]),
     /templates\.txt, row 3: template "an image" has no \{\} placeholder for the class name/,
   );
 });
 
 test('item 16: seeds beyond 32 bits are refused instead of aliasing a smaller seed', () => {
   const dir = tempDir();
-  assertOneLineError(runSail(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\], got "4294967296"/);
-  assertOneLineError(runSail(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--dim', '1e9']), /--dim must be an integer in \[1, 65536\]/);
-  assertOneLineError(runSail(['demo', '--out', join(dir, 'demo'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\]/);
+  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\], got "4294967296"/);
+  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--dim', '1e9']), /--dim must be an integer in \[1, 65536\]/);
+  assertOneLineError(runCli(['demo', '--out', join(dir, 'demo'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\]/);
 });

@@ -4,9 +4,8 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadHead } from '../../src/head/load.js';
-import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
-import { assertNoLeftovers, assertOneLineError, runSailWithFullDisk, tinyStore } from './helpers.js';
+import { assertNoLeftovers, assertOneLineError, runCli, runSailWithFullDisk, tinyStore } from './helpers.js';
 
 const trainArgs = (store: string, out: string, ...more: string[]) =>
   ['train', store, '--out', out, '--head', 'linear', '--dim', '4', '--batch-size', '8', '--steps', '12', '--checkpoint-every', '4', '--threads', '1', '--json', ...more];
@@ -23,20 +22,20 @@ test('item 11: --resume refuses another store of the same shape, and other resul
   await tinyStore(a, { rows: 32, image: 6, text: 4, seed: 1 });
   await tinyStore(b, { rows: 32, image: 6, text: 4, seed: 2 });
   const out = join(dir, 'run');
-  const first = runSail(trainArgs(a, out, '--steps', '4'));
+  const first = runCli(trainArgs(a, out, '--steps', '4'));
   assert.equal(first.status, 0, first.stderr);
   const config = JSON.parse(readFileSync(join(out, 'checkpoint', 'config.json'), 'utf8'));
   assert.match(config.storeFingerprint, /^[0-9a-f]{64}$/);
   assert.deepEqual(config.optimizer, { kind: 'lion', lr: 1e-4, weightDecay: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8 });
   const saved = checkpointBytes(out);
   // --steps 4 -> 12 changes the schedule, so only the first call's total is resumable: keep it at 4 below
-  assertOneLineError(runSail(trainArgs(b, out, '--steps', '4', '--resume')), /checkpoint\/config\.json: cannot resume with different settings \(storeFingerprint: checkpoint "[0-9a-f]{12}…", now "[0-9a-f]{12}…"\)/);
+  assertOneLineError(runCli(trainArgs(b, out, '--steps', '4', '--resume')), /checkpoint\/config\.json: cannot resume with different settings \(storeFingerprint: checkpoint "[0-9a-f]{12}…", now "[0-9a-f]{12}…"\)/);
   assertOneLineError(
-    runSail(trainArgs(a, out, '--steps', '4', '--resume', '--lr', '2e-4', '--batch-size', '16', '--seed', '7', '--loss', 'infonce')),
+    runCli(trainArgs(a, out, '--steps', '4', '--resume', '--lr', '2e-4', '--batch-size', '16', '--seed', '7', '--loss', 'infonce')),
     /cannot resume with different settings \(loss: checkpoint "siglip", now "infonce"; optimizer\.lr: checkpoint 0\.0001, now 0\.0002; batchSize: checkpoint 8, now 16; epochs: checkpoint 1, now 2; seed: checkpoint 42, now 7\)/,
   );
-  assertOneLineError(runSail(trainArgs(a, out, '--resume')), /totalSteps: checkpoint 4, now 12; .*warmupSteps: checkpoint 1, now 2/);
-  assertOneLineError(runSail(trainArgs(a, out, '--steps', '4', '--resume', '--head', 'star', '--width-factor', '2')), /head\.type: checkpoint "linear", now "star"; head\.widthFactor: checkpoint 8, now 2/);
+  assertOneLineError(runCli(trainArgs(a, out, '--resume')), /totalSteps: checkpoint 4, now 12; .*warmupSteps: checkpoint 1, now 2/);
+  assertOneLineError(runCli(trainArgs(a, out, '--steps', '4', '--resume', '--head', 'star', '--width-factor', '2')), /head\.type: checkpoint "linear", now "star"; head\.widthFactor: checkpoint 8, now 2/);
   assert.deepEqual(checkpointBytes(out), saved, 'refused resumes leave the checkpoint as it was');
 });
 
@@ -44,7 +43,7 @@ test('item 11: execution settings (--threads, --checkpoint-every) and the store 
   const dir = tempDir();
   const store = join(dir, 'store');
   await tinyStore(store, { rows: 32, image: 6, text: 4, seed: 1 });
-  const full = runSail(trainArgs(store, join(dir, 'full')));
+  const full = runCli(trainArgs(store, join(dir, 'full')));
   assert.equal(full.status, 0, full.stderr);
   const out = join(dir, 'run');
   // a run that stops after its step-4 checkpoint (the disk fills on the next one)
@@ -52,7 +51,7 @@ test('item 11: execution settings (--threads, --checkpoint-every) and the store 
   assert.equal(first.status, 1, first.stderr);
   // the same contents in another folder keep the fingerprint; threads and checkpoint cadence differ
   cpSync(store, join(dir, 'moved'), { recursive: true });
-  const resumed = runSail(trainArgs(join(dir, 'moved'), out, '--resume', '--threads', '2', '--checkpoint-every', '5'));
+  const resumed = runCli(trainArgs(join(dir, 'moved'), out, '--resume', '--threads', '2', '--checkpoint-every', '5'));
   assert.equal(resumed.status, 0, resumed.stderr);
   const s = JSON.parse(resumed.stdout);
   assert.equal(s.resumedFromStep, 4);
@@ -87,7 +86,7 @@ test('item 6: --val-store of other widths is refused before the first step', asy
   await tinyStore(store, { rows: 32, image: 6, text: 4, seed: 1 });
   await tinyStore(val, { rows: 16, image: 12, text: 4, seed: 2 });
   const out = join(dir, 'run');
-  assertOneLineError(runSail(trainArgs(store, out, '--val-store', val)), /val: modality image holds 12-d embeddings but the head expects 6-d image inputs/);
+  assertOneLineError(runCli(trainArgs(store, out, '--val-store', val)), /val: modality image holds 12-d embeddings but the head expects 6-d image inputs/);
   assert.ok(!existsSync(join(out, 'checkpoint')) && !existsSync(join(out, 'train.jsonl')));
 });
 
@@ -95,8 +94,8 @@ test('item 16: --dim 1e9, --width-factor 1e6 and --seed 4294967296 are refused u
   const dir = tempDir();
   const store = join(dir, 'store');
   await tinyStore(store, { rows: 16, image: 6, text: 4, seed: 1 });
-  assertOneLineError(runSail(trainArgs(store, join(dir, 'a'), '--dim', '1e9')), /--dim must be an integer in \[1, 65536\], got "1e9"/);
-  assertOneLineError(runSail(trainArgs(store, join(dir, 'b'), '--head', 'star', '--width-factor', '1000000')), /--width-factor must be an integer in \[1, 64\]/);
-  assertOneLineError(runSail(trainArgs(store, join(dir, 'c'), '--seed', '4294967296')), /--seed must be an integer in \[0, 4294967295\], got "4294967296"/);
+  assertOneLineError(runCli(trainArgs(store, join(dir, 'a'), '--dim', '1e9')), /--dim must be an integer in \[1, 65536\], got "1e9"/);
+  assertOneLineError(runCli(trainArgs(store, join(dir, 'b'), '--head', 'star', '--width-factor', '1000000')), /--width-factor must be an integer in \[1, 64\]/);
+  assertOneLineError(runCli(trainArgs(store, join(dir, 'c'), '--seed', '4294967296')), /--seed must be an integer in \[0, 4294967295\], got "4294967296"/);
   for (const d of ['a', 'b', 'c']) assert.ok(!existsSync(join(dir, d)), `${d}: nothing written`);
 });
