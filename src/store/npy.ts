@@ -4,6 +4,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { FOLDER_LOCK } from '../util/lease.js';
 import { SailError } from '../util/errors.js';
 import { FLOAT16_MAX, float16ToFloat32 } from '../util/fp16.js';
 import { readJsonFile, type StoreDtype, type StoreManifest } from './format.js';
@@ -226,7 +227,8 @@ const STORE_FILE = /^(manifest\.json|import\.json|part-\d{5}\.json|part-\d{5}\.[
 async function prepareImportFolder(out: string, identity: ImportIdentity, overwrite: boolean): Promise<void> {
   const st = await fs.stat(out).catch(() => null);
   if (st && !st.isDirectory()) throw new SailError('--out exists and is not a folder', { file: out });
-  const entries = st ? await fs.readdir(out) : [];
+  // the writer's own folder lock (`sail store import` takes it before calling this) is not store content
+  const entries = st ? (await fs.readdir(out)).filter((e) => !e.startsWith(FOLDER_LOCK)) : [];
   const foreign = entries.filter((e) => !STORE_FILE.test(e));
   if (foreign.length) throw new SailError(`folder is not empty and holds files that are not part of a store (${foreign.slice(0, 3).join(', ')}); choose a new --out`, { file: out });
   const recordPath = join(out, IMPORT_FILE);

@@ -53,7 +53,7 @@ test('item 16: sail segment --templates refuses a template without {} before loa
 
 test('item 16: seeds beyond 32 bits are refused instead of aliasing a smaller seed', () => {
   const dir = tempDir();
-  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\], got "4294967296"/);
-  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--dim', '1e9']), /--dim must be an integer in \[1, 65536\]/);
-  assertOneLineError(runCli(['demo', '--out', join(dir, 'demo'), '--seed', '4294967296']), /--seed must be an integer in \[0, 4294967295\]/);
+  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--seed', '4294967296']), /--seed must be an integer from 0 to 4294967295, got "4294967296"/);
+  assertOneLineError(runCli(['probe', '--pair', `p=${dir}`, '--out', join(dir, 'out'), '--dim', '1e9']), /--dim must be an integer from 1 to 65536/);
+  assertOneLineError(runCli(['demo', '--out', join(dir, 'demo'), '--seed', '4294967296']), /--seed must be an integer from 0 to 4294967295/);
 });
