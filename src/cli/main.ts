@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SailError, writeFailure } from '../util/errors.js';
+import { ensureOrtEnvironment } from '../onnx/ort-init.js';
 import { checkOutPaths } from './out-path.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
@@ -62,6 +63,8 @@ export function buildProgram(): Command {
 /** Entry point of the `sail` binary. User errors print one clear line; exit code 1. */
 export async function main(argv: string[]): Promise<void> {
   try {
+    // Before any command creates a session (ours or transformers.js's): long command lines need it.
+    await ensureOrtEnvironment();
     await buildProgram().parseAsync(argv);
   } catch (err) {
     // a full disk or similar outside the writers that name their file: still one line
