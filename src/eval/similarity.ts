@@ -9,6 +9,7 @@
 // NaN rule: embeddings with NaN/Inf are refused (SailError). A NaN score that still arises (overflow in
 // the product) is the worst score: it never beats another candidate, never enters a top-K list, and a
 // query whose positives all score NaN gets the worst rank.
+import { insertTopK } from '../util/top-k.js';
 import type * as ortTypes from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
@@ -63,18 +64,7 @@ export interface SimilarityOptions extends SessionOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Row-wise L2 normalisation (in place unless `out` is given); zero rows stay zero. */
-export function l2NormalizeRows(x: Float32Array, dim: number, out: Float32Array = x): Float32Array {
-  const n = x.length / dim;
-  for (let i = 0; i < n; i++) {
-    let ss = 0;
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j];
-    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let j = 0; j < dim; j++) out[o + j] = x[o + j] * inv;
-  }
-  return out;
-}
+export { l2NormalizeRows } from '../util/vectors.js';
 
 /**
  * A reusable product session: `scores(a, rowsA, b, rowsB)` = A B^T as [rowsA, rowsB] float32.
@@ -316,14 +306,7 @@ function pushTopK(s: Float32Array, row: number, bc: number, c0: number, idx: Int
   for (let j = 0; j < bc; j++) {
     const v = s[row + j];
     if (!(v > thr)) continue;
-    let p = o + k - 1;
-    while (p > o && sc[p - 1] < v) {
-      sc[p] = sc[p - 1];
-      idx[p] = idx[p - 1];
-      p--;
-    }
-    sc[p] = v;
-    idx[p] = c0 + j;
+    insertTopK(idx, sc, o, k, c0 + j, v);
     thr = sc[o + k - 1];
   }
 }

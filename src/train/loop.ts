@@ -3,14 +3,16 @@
 // when due. A resumed run is bit-identical to an uninterrupted one.
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { paramSpecs, type ParamSet } from '../head/config.js';
+import type { ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
+import { loadHeadInto, paramsFromTensors } from '../head/load.js';
 import { openStore } from '../store/reader.js';
 import { appendText, writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { CHECKPOINT_DIR, loadHeadParams, loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { CHECKPOINT_DIR, loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import type { Batch, StepResult, TrainEngine } from './engine-types.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import { adamwDecayMask, createOptimizer, type Optimizer } from './optimizer.js';
 import { checkResumable, planRun, type RunPlan, type StepMetrics, type TrainLoopOptions } from './plan.js';
 import { EpochSampler } from './sampler.js';
@@ -107,18 +109,14 @@ async function restoreOrInit(o: TrainLoopOptions, plan: RunPlan): Promise<RunSta
   const existing = await loadLatestCheckpoint(o.outDir);
   if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
   if (!existing) {
-    const params = o.initFile ? await loadHeadParams(o.initFile, head) : initParams(head, new Rng(plan.seed));
+    const params = o.initFile ? await loadHeadInto(o.initFile, head) : initParams(head, new Rng(plan.seed));
     await fs.mkdir(o.outDir, { recursive: true });
     await fs.rm(join(o.outDir, 'train.jsonl'), { force: true });
     const optimizer = createOptimizer(kind, params, hyper, adamwDecayMask(head));
     return { params, optimizer, step: 0, startStep: 0, pairsSeen: 0, secondsBefore: 0 };
   }
   checkResumable(existing.config, config, existing.dir);
-  const params = paramSpecs(head).map((s) => {
-    const d = existing.params.get(s.name);
-    if (!d || d.length !== s.shape.reduce((a, b) => a * b, 1)) throw new SailError(`checkpoint tensor ${s.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
-    return { name: s.name, shape: s.shape, data: d };
-  });
+  const params = paramsFromTensors(head, existing.params, { strict: true, file: join(existing.dir, 'head.safetensors') });
   const optimizer = createOptimizer(kind, params, hyper, adamwDecayMask(head));
   optimizer.load(existing.optimizer, existing.state.optimizerSteps, join(existing.dir, 'optimizer.safetensors'));
   const { step, pairsSeen, seconds } = existing.state;
@@ -161,7 +159,7 @@ async function validateIfDue(o: TrainLoopOptions, plan: RunPlan, run: RunState):
 
 /** Checkpoint every `checkpointEvery` steps (0: never in between) and after the last step. */
 function checkpointDue(o: TrainLoopOptions, plan: RunPlan, step: number): boolean {
-  const every = o.checkpointEvery ?? 0;
+  const every = o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
   return (every > 0 && step % every === 0) || step === plan.totalSteps;
 }
 

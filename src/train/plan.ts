@@ -5,6 +5,7 @@ import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type Par
 import type { EmbeddingStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import type { CheckpointConfig } from './checkpoint.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import type { EngineOptions, LossType, TrainEngine } from './engine-types.js';
 import { resolveOptimizerHyper, type OptimizerKind } from './optimizer.js';
 import { makeSchedule, type Schedule } from './schedule.js';
@@ -43,7 +44,7 @@ export interface TrainLoopOptions {
   beta2?: number;
   eps?: number;
   batchSize: number;
-  /** Total steps; otherwise `epochs` full passes (drop_last). */
+  /** Total steps; otherwise `epochs` full passes (drop_last; default TRAIN_DEFAULTS.epochs). */
   steps?: number;
   epochs?: number;
   warmupSteps?: number;
@@ -59,7 +60,7 @@ export interface TrainLoopOptions {
   resume?: boolean;
   /** Recompute every store file's sha256 before training (opening the store checks layout and sizes only). */
   verifyStore?: boolean;
-  /** Checkpoint every K steps (0: only at the end). */
+  /** Checkpoint every K steps (0: only at the end; default TRAIN_DEFAULTS.checkpointEvery). */
   checkpointEvery?: number;
   threads?: number;
   executionProviders?: string[];
@@ -103,9 +104,9 @@ export interface RunPlan {
 export function planRun(o: TrainLoopOptions, store: EmbeddingStore): RunPlan {
   const image = o.imageModality ?? 'image';
   const text = o.textModality ?? 'text';
-  const loss: LossType = o.loss ?? 'siglip';
-  const kind: OptimizerKind = o.optimizer ?? 'lion';
-  const seed = o.seed ?? 42;
+  const loss: LossType = o.loss ?? TRAIN_DEFAULTS.loss;
+  const kind: OptimizerKind = o.optimizer ?? TRAIN_DEFAULTS.optimizer;
+  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
   const shuffle = o.shuffle ?? true;
   const B = o.batchSize;
   const mods = store.modalities();
@@ -120,7 +121,7 @@ export function planRun(o: TrainLoopOptions, store: EmbeddingStore): RunPlan {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new SailError(`seed must be an integer in 0..4294967295, got ${seed}`);
   if (store.rows < B) throw new SailError(`store has ${store.rows} rows, fewer than the batch size ${B}`, { file: store.dir });
   const stepsPerEpoch = Math.floor(store.rows / B);
-  const totalSteps = o.steps ?? stepsPerEpoch * (o.epochs ?? 1);
+  const totalSteps = o.steps ?? stepsPerEpoch * (o.epochs ?? TRAIN_DEFAULTS.epochs);
   if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new SailError(`number of steps must be a positive integer, got ${totalSteps}`);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
   const schedule = makeSchedule(o.lr, totalSteps, o.warmupSteps);
@@ -146,7 +147,7 @@ export function planRun(o: TrainLoopOptions, store: EmbeddingStore): RunPlan {
     modalities,
     storeRows: store.rows,
     ...(o.initFile !== undefined ? { init: resolve(o.initFile) } : {}),
-    execution: { threads: o.threads ?? null, executionProviders: o.executionProviders ?? null, checkpointEvery: o.checkpointEvery ?? 0 },
+    execution: { threads: o.threads ?? null, executionProviders: o.executionProviders ?? null, checkpointEvery: o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery },
   };
   return { loss, modalities, batchSize: B, stepsPerEpoch, totalSteps, epochs, seed, shuffle, schedule, head, config };
 }

@@ -1,4 +1,4 @@
-import { promises as fs, writeFileSync, renameSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { writeFailure } from './errors.js';
@@ -38,20 +38,6 @@ export async function writeFileAtomicWith(path: string, write: (handle: FileHand
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw writeFailure(err, path);
   }
-}
-
-/** Synchronous twin of {@link writeFileAtomic}. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 /** Write JSON atomically, pretty-printed. */
