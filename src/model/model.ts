@@ -82,7 +82,7 @@ export class SailModel {
     return this.config.targetDim;
   }
 
-  private runHead(side: Side, input: Float32Array | FeatureRows, normalize: boolean): Promise<Float32Array> {
+  private async runHead(side: Side, input: Float32Array | FeatureRows, normalize: boolean): Promise<Float32Array> {
     const d = side === 'vision' ? this.config.visionDim : this.config.textDim;
     const features = input instanceof Float32Array ? input : input.data;
     if (!(input instanceof Float32Array) && input.dim !== d) throw new SailError(`${side} features are ${input.dim}-d but the head expects ${d}-d inputs`);
