@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--json', 'print results as JSON')
     .action(async (image: string | undefined, flags: SegmentFlags) => {
       const slide = slideFlags(flags);
-      const templates = flags.templates ? readFileSync(flags.templates, 'utf8').split(/\r?\n/).filter((l) => l.trim()) : undefined;
+      const templates = flags.templates ? readSegmentTemplates(flags.templates) : undefined;
       const model = await createModel({ head: flags.model, visionModel: flags.visionModel, textModel: flags.textModel });
       try {
         if (flags.eval) {
@@ -98,4 +98,22 @@ export function register(program: Command): void {
         await model.dispose();
       }
     });
+}
+
+/** Prompt templates, one per line; each must hold `{}` where the class name goes, or every class would get the same prompt. */
+function readSegmentTemplates(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SailError(`cannot read templates (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
+  }
+  const templates: string[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    if (!line.includes('{}')) throw new SailError(`template ${JSON.stringify(line)} has no {} placeholder for the class name`, { file, row: i + 1 });
+    templates.push(line);
+  });
+  if (!templates.length) throw new SailError('no templates in the file', { file });
+  return templates;
 }

@@ -16,6 +16,7 @@ interface ImportFlags {
   imageModel?: string;
   textModel?: string;
   rowsPerPart?: string;
+  overwrite?: boolean;
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--image-model <id>', 'id of the image backbone (recorded in the manifest)')
     .option('--text-model <id>', 'id of the text backbone (recorded in the manifest)')
     .option('--rows-per-part <n>', 'rows per part file (default: ~64 MiB of float32 for the widest modality)')
+    .option('--overwrite', 'replace a store in --out that was imported from other inputs (same inputs always resume)')
     .option('--json', 'print the manifest as JSON')
     .action(async (flags: ImportFlags) => {
       if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${flags.dtype}`);
@@ -46,6 +48,7 @@ export function register(program: Command): void {
         images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
         dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
         rowsPerPart: parseOptional(flags.rowsPerPart, '--rows-per-part', POSITIVE_INT),
+        overwrite: flags.overwrite === true,
         onProgress: (done, total) => {
           if (!started) {
             bar.start(total, 0);
@@ -81,7 +84,7 @@ export function register(program: Command): void {
 
   store
     .command('verify')
-    .description('recompute and check the sha256 of every data file')
+    .description('the integrity check: layout and sizes (rows x dim x bytes), part files against the manifest, and the sha256 of every data file')
     .argument('<store>', 'store folder')
     .option('--json', 'print as JSON')
     .action(async (dir: string, flags: { json?: boolean }) => {

@@ -39,6 +39,7 @@ interface TrainFlags {
   valStore?: string;
   valEvery: string;
   valTextModality: string;
+  verifyStore?: boolean;
 }
 
 /** Retrieval on a pre-encoded validation store, through eval (loaded on use: train never imports eval). */
@@ -47,6 +48,17 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
   const textModalities = f.valTextModality.split(',').map((m) => m.trim()).filter(Boolean);
   return {
     everyEpochs,
+    // before the first step: a validation store of other widths or backbones would be reinterpreted
+    check: async (config) => {
+      const [{ openStore }, { assertHeadFitsStore }] = await Promise.all([import('../store/reader.js'), import('../head/check.js')]);
+      const store = await openStore(storeDir);
+      try {
+        assertHeadFitsStore(config, store, 'image', 'vision');
+        for (const m of textModalities) assertHeadFitsStore(config, store, m, 'text');
+      } finally {
+        await store.close();
+      }
+    },
     run: async (head, at) => {
       const { evaluateRetrievalOnStores } = await import('../eval/tasks.js');
       const m = await evaluateRetrievalOnStores(storeDir, { head, textModalities });
@@ -56,13 +68,18 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
   };
 }
 
-
 /** A moment decay in [0, 1). */
 function beta(v: string, flag: string): number {
   const b = num(v, flag, { min: 0 });
   if (!(b < 1)) throw new SailError(`${flag} must be in [0, 1), got ${v}`);
   return b;
 }
+
+/** Seeds are 32-bit (the RNG's state); larger values would silently alias smaller ones. */
+const MAX_SEED = 0xffffffff;
+/** Output widths beyond this are not heads but typos (`--dim 1e9`); the head's size is checked again in the library. */
+const MAX_DIM = 65536;
+const MAX_WIDTH_FACTOR = 64;
 
 /** Register `sail train`. */
 export function register(program: Command): void {
@@ -97,6 +114,7 @@ export function register(program: Command): void {
     .option('--val-store <dir>', 'pre-encoded validation store: image<->text retrieval R@1/5/10 logged to OUT/val.jsonl')
     .option('--val-every <k>', 'validate every k epochs (and after the last step)', '1')
     .option('--val-text-modality <names>', 'caption modalities of the validation store, comma-separated', 'text')
+    .option('--verify-store', 'check the sha256 of every store file before training (opening checks layout and sizes only; see `sail store verify`)')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
       const optimizer = oneOf<OptimizerKind>(f.optimizer, OPTIMIZER_KINDS, '--optimizer');
@@ -125,8 +143,8 @@ export function register(program: Command): void {
           createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
             type: oneOf<HeadType>(f.head, HEAD_TYPES, '--head'),
-            widthFactor: num(f.widthFactor, '--width-factor', POSITIVE_INT),
-            targetDim: num(f.dim, '--dim', POSITIVE_INT),
+            widthFactor: num(f.widthFactor, '--width-factor', { ...POSITIVE_INT, max: MAX_WIDTH_FACTOR }),
+            targetDim: num(f.dim, '--dim', { ...POSITIVE_INT, max: MAX_DIM }),
             logitScaleInit: logitScale,
             logitBiasInit: num(f.logitBias, '--logit-bias'),
           },
@@ -142,11 +160,12 @@ export function register(program: Command): void {
           // epochs left out: the library's default (TRAIN_DEFAULTS.epochs) applies
           epochs: f.steps === undefined ? parseOptional(f.epochs, '--epochs', POSITIVE_INT) : undefined,
           warmupSteps: parseOptional(f.warmupSteps, '--warmup-steps', NON_NEGATIVE_INT),
-          seed: num(f.seed, '--seed', NON_NEGATIVE_INT),
+          seed: num(f.seed, '--seed', { ...NON_NEGATIVE_INT, max: MAX_SEED }),
           shuffle: f.shuffle,
           extraText: f.extraText,
           initFile: f.init,
           resume: f.resume === true,
+          verifyStore: f.verifyStore === true,
           checkpointEvery: num(f.checkpointEvery, '--checkpoint-every', NON_NEGATIVE_INT),
           threads: parseOptional(f.threads, '--threads', POSITIVE_INT),
           signal: controller.signal,

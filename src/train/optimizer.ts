@@ -44,18 +44,21 @@ export interface Optimizer {
   load(tensors: Map<string, Float32Array>, steps: number, file: string): void;
 }
 
+/** Hyperparameters with the defaults filled in (OPTIMIZER_DEFAULTS: betas 0.9/0.99 for both, eps 1e-8). */
+export function resolveOptimizerHyper(kind: OptimizerKind, hyper: OptimizerHyper): Required<OptimizerHyper> {
+  const d = OPTIMIZER_DEFAULTS[kind];
+  return { weightDecay: hyper.weightDecay, beta1: hyper.beta1 ?? d.beta1, beta2: hyper.beta2 ?? d.beta2, eps: hyper.eps ?? OPTIMIZER_DEFAULTS.adamw.eps! };
+}
+
 /**
  * Create an optimizer for the parameters in `params` (their order and shapes are fixed from here on).
  * `decay[i]` says whether AdamW decays parameter i; Lion ignores it and decays all, like the reference.
  */
 export function createOptimizer(kind: OptimizerKind, params: ParamSet, hyper: OptimizerHyper, decay?: boolean[]): Optimizer {
-  const b1 = hyper.beta1 ?? OPTIMIZER_DEFAULTS[kind].beta1;
-  const b2 = hyper.beta2 ?? OPTIMIZER_DEFAULTS[kind].beta2;
-  const eps = hyper.eps ?? OPTIMIZER_DEFAULTS.adamw.eps!;
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = resolveOptimizerHyper(kind, hyper);
   for (const [name, b] of [['beta1', b1], ['beta2', b2]] as const) {
     if (!(b >= 0 && b < 1)) throw new SailError(`${name} must be in [0, 1), got ${b}`);
   }
-  const wd = hyper.weightDecay;
   const m = params.map((p) => new Float32Array(p.data.length));
   const v = kind === 'adamw' ? params.map((p) => new Float32Array(p.data.length)) : [];
   const decays = decay ?? params.map((p) => p.shape.length >= 2);
