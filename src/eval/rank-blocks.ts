@@ -1,0 +1,159 @@
+// Exact retrieval ranks with the counting done INSIDE onnxruntime: each run multiplies one query block
+// by one candidate block and returns only per-row and per-column counts of scores >= the thresholds,
+// plus the block's own scores at the positive positions (a few values per row). Nothing of size
+// [queries, candidates] crosses into JS, and all work runs on onnxruntime's thread pool.
+//
+// Same definition as scanSimilarity (similarity.ts): rank = 1 + the number of NON-positive candidates
+// scoring >= the best positive score (pessimistic ties). The in-graph count includes the positives of
+// the block; they are subtracted here using the scores the same run computed, so the subtraction is
+// exact whatever Gemm kernel produced them. A NaN score never counts (GreaterOrEqual is false).
+import type * as ortTypes from 'onnxruntime-node';
+import { GraphBuilder } from '../onnx/graph.js';
+import { createSession, f32, ort, type SessionOptions } from '../onnx/session.js';
+import { SailError } from '../util/errors.js';
+import { bestColumnPositives, bestRowPositives, checkInput, groupIndex, lowerBound, type ScanInput } from './similarity.js';
+
+/** Options of {@link rankScan}. */
+export interface RankScanOptions extends SessionOptions {
+  /** Query rows per run (default 2048). */
+  queryBlock?: number;
+  /** Candidate rows per run (default 8192). */
+  candidateBlock?: number;
+  /** Called after each run with (done runs, total runs). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Ranks in both directions (rows: queries, columns: candidates) and the best positive scores. */
+export interface RankScanResult {
+  ranks: Int32Array;
+  positiveScores: Float32Array;
+  columnRanks: Int32Array;
+  columnPositiveScores: Float32Array;
+}
+
+/**
+ * The per-block graph. Inputs: q [R, d], c [C, d], t_row [R, 1] (best positive score per query),
+ * t_col [1, C] (best positive score per candidate), pos_row [R, P] / pos_col [Q, C] (int64 positions of
+ * positives inside the block, padded). Outputs: row_count [R], col_count [C] (float, exact below 2^24),
+ * pos_row_s [R, P], pos_col_s [Q, C] (the block's scores at those positions).
+ */
+function buildRankBlockGraph(dim: number): Uint8Array {
+  const g = new GraphBuilder('rank_block');
+  const q = g.input('q', 'float32', ['R', dim]);
+  const c = g.input('c', 'float32', ['C', dim]);
+  const tRow = g.input('t_row', 'float32', ['R', 1]);
+  const tCol = g.input('t_col', 'float32', [1, 'C']);
+  const posRow = g.input('pos_row', 'int64', ['R', 'P']);
+  const posCol = g.input('pos_col', 'int64', ['Q', 'C']);
+  const s = g.op('Gemm', [q, c], { transB: 1 });
+  const count = (t: string, axis: number) =>
+    g.op('ReduceSum', [g.op('Cast', [g.op('GreaterOrEqual', [s, t])], { to: 1 }), g.constI64([axis])], { keepdims: 0 });
+  g.output(count(tRow, 1), 'row_count', 'float32', ['R']);
+  g.output(count(tCol, 0), 'col_count', 'float32', ['C']);
+  g.output(g.op('GatherElements', [s, posRow], { axis: 1 }), 'pos_row_s', 'float32', ['R', 'P']);
+  g.output(g.op('GatherElements', [s, posCol], { axis: 0 }), 'pos_col_s', 'float32', ['Q', 'C']);
+  return g.toBytes();
+}
+
+/** Positions of positives inside one block, padded to the widest entry (at least 1), with a validity mask. */
+interface BlockPositives {
+  idx: BigInt64Array;
+  valid: Uint8Array;
+  width: number;
+}
+
+/** For each of `n` owners, the members of its group list that fall in [lo, lo + size), as offsets from lo. */
+function blockPositives(n: number, listOf: (i: number) => number[], lo: number, size: number, rowMajor: boolean): BlockPositives {
+  const lists: number[][] = [];
+  let width = 1;
+  for (let i = 0; i < n; i++) {
+    const list = listOf(i);
+    const inBlock: number[] = [];
+    for (let p = lowerBound(list, lo); p < list.length && list[p] < lo + size; p++) inBlock.push(list[p] - lo);
+    lists.push(inBlock);
+    width = Math.max(width, inBlock.length);
+  }
+  const idx = new BigInt64Array(n * width);
+  const valid = new Uint8Array(n * width);
+  for (let i = 0; i < n; i++) {
+    lists[i].forEach((v, p) => {
+      // rows: [n, width] (owner-major); columns: [width, n] (the gather runs along axis 0)
+      const at = rowMajor ? i * width + p : p * n + i;
+      idx[at] = BigInt(v);
+      valid[at] = 1;
+    });
+  }
+  return { idx, valid, width };
+}
+
+/**
+ * Exact pessimistic ranks in both directions from one pass of block products (queries x candidates);
+ * needs `queryGroup` and `candidateGroup`. The best positive scores come from the same Gemm kernel
+ * (a product against the gathered positives, as in scanSimilarity).
+ */
+export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Promise<RankScanResult> {
+  const { nq, nc } = checkInput(inp);
+  const d = inp.dim;
+  if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
+  const qg = inp.queryGroup;
+  const cg = inp.candidateGroup;
+  const qb = Math.max(1, opts.queryBlock ?? 2048);
+  const cb = Math.max(1, opts.candidateBlock ?? 8192);
+  const candidatesByGroup = groupIndex(cg);
+  const queriesByGroup = groupIndex(qg);
+  const best = await bestRowPositives(inp, candidatesByGroup, qb, opts);
+  const colBest = await bestColumnPositives(inp, queriesByGroup, cb, opts);
+  const rowCount = new Float64Array(nq);
+  const colCount = new Float64Array(nc);
+  const session: ortTypes.InferenceSession = await createSession(buildRankBlockGraph(d), opts);
+  const total = Math.ceil(nq / qb) * Math.ceil(nc / cb);
+  let done = 0;
+  try {
+    for (let q0 = 0; q0 < nq; q0 += qb) {
+      const bq = Math.min(qb, nq - q0);
+      const qBlock = f32(inp.queries.subarray(q0 * d, (q0 + bq) * d), [bq, d]);
+      const tRow = f32(best.subarray(q0, q0 + bq), [bq, 1]);
+      const rowOut = new Float32Array(bq);
+      for (let c0 = 0; c0 < nc; c0 += cb) {
+        const bc = Math.min(cb, nc - c0);
+        const pr = blockPositives(bq, (i) => candidatesByGroup.get(qg[q0 + i])!, c0, bc, true);
+        const pc = blockPositives(bc, (j) => queriesByGroup.get(cg[c0 + j]) ?? [], q0, bq, false);
+        const colOut = new Float32Array(bc);
+        const prS = new Float32Array(bq * pr.width);
+        const pcS = new Float32Array(pc.width * bc);
+        const out = await session.run(
+          {
+            q: qBlock, c: f32(inp.candidates.subarray(c0 * d, (c0 + bc) * d), [bc, d]), t_row: tRow,
+            t_col: f32(colBest.subarray(c0, c0 + bc), [1, bc]),
+            pos_row: new ort.Tensor('int64', pr.idx, [bq, pr.width]), pos_col: new ort.Tensor('int64', pc.idx, [pc.width, bc]),
+          },
+          { row_count: f32(rowOut, [bq]), col_count: f32(colOut, [bc]), pos_row_s: f32(prS, [bq, pr.width]), pos_col_s: f32(pcS, [pc.width, bc]) },
+        );
+        const rc = out.row_count.data as Float32Array;
+        const cc = out.col_count.data as Float32Array;
+        const rs = out.pos_row_s.data as Float32Array;
+        const cs = out.pos_col_s.data as Float32Array;
+        for (let i = 0; i < bq; i++) {
+          let pos = 0;
+          for (let p = 0; p < pr.width; p++) if (pr.valid[i * pr.width + p] && rs[i * pr.width + p] >= best[q0 + i]) pos++;
+          rowCount[q0 + i] += rc[i] - pos;
+        }
+        for (let j = 0; j < bc; j++) {
+          let pos = 0;
+          for (let p = 0; p < pc.width; p++) if (pc.valid[p * bc + j] && cs[p * bc + j] >= colBest[c0 + j]) pos++;
+          colCount[c0 + j] += cc[j] - pos;
+        }
+        done += 1;
+        opts.onProgress?.(done, total);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return {
+    ranks: Int32Array.from(rowCount, (x) => 1 + x),
+    positiveScores: best,
+    columnRanks: Int32Array.from(colCount, (x) => 1 + x),
+    columnPositiveScores: colBest,
+  };
+}
