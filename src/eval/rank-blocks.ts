@@ -34,7 +34,7 @@ export interface RankScanResult {
 /**
  * The per-block graph. Inputs: q [R, d], c [C, d], t_row [R, 1] (best positive score per query),
  * t_col [1, C] (best positive score per candidate), pos_row [R, P] / pos_col [Q, C] (int64 positions of
- * positives inside the block, padded). Outputs: row_count [R], col_count [C] (float, exact below 2^24),
+ * positives inside the block, padded). Outputs: row_count [R], col_count [C] (int32 sums as float, exact below 2^24),
  * pos_row_s [R, P], pos_col_s [Q, C] (the block's scores at those positions).
  */
 function buildRankBlockGraph(dim: number): Uint8Array {
@@ -46,10 +46,16 @@ function buildRankBlockGraph(dim: number): Uint8Array {
   const posRow = g.input('pos_row', 'int64', ['R', 'P']);
   const posCol = g.input('pos_col', 'int64', ['Q', 'C']);
   const s = g.op('Gemm', [q, c], { transB: 1 });
-  const count = (t: string, axis: number) =>
-    g.op('ReduceSum', [g.op('Cast', [g.op('GreaterOrEqual', [s, t])], { to: 1 }), g.constI64([axis])], { keepdims: 0 });
-  g.output(count(tRow, 1), 'row_count', 'float32', ['R']);
-  g.output(count(tCol, 0), 'col_count', 'float32', ['C']);
+  // Counting: GreaterOrEqual -> Cast to uint8 (a byte copy of the bool mask) -> MatMulInteger against a
+  // column/row of ones. Measured twice as fast as Cast to float + ReduceSum, whose float Cast dominates.
+  const one = g.op('Cast', [g.constF(1)], { to: 2 });
+  const rowsOf = (x: string) => g.op('Slice', [g.op('Shape', [x]), g.constI64([0]), g.constI64([1])]);
+  const onesCol = g.op('Expand', [one, g.op('Concat', [rowsOf(c), g.constI64([1])], { axis: 0 })]); // [C, 1]
+  const onesRow = g.op('Expand', [one, g.op('Concat', [g.constI64([1]), rowsOf(q)], { axis: 0 })]); // [1, R]
+  const mask = (t: string) => g.op('Cast', [g.op('GreaterOrEqual', [s, t])], { to: 2 });
+  const toF = (x: string) => g.op('Cast', [g.op('Reshape', [x, g.constI64([-1])])], { to: 1 });
+  g.output(toF(g.op('MatMulInteger', [mask(tRow), onesCol])), 'row_count', 'float32', ['R']);
+  g.output(toF(g.op('MatMulInteger', [onesRow, mask(tCol)])), 'col_count', 'float32', ['C']);
   g.output(g.op('GatherElements', [s, posRow], { axis: 1 }), 'pos_row_s', 'float32', ['R', 'P']);
   g.output(g.op('GatherElements', [s, posCol], { axis: 0 }), 'pos_col_s', 'float32', ['Q', 'C']);
   return g.toBytes();
