@@ -13,6 +13,9 @@ import { createSession, f32, ort, type SessionOptions } from '../onnx/session.js
 import { SailError } from '../util/errors.js';
 import { bestColumnPositives, bestRowPositives, checkInput, groupIndex, lowerBound, type ScanInput } from './similarity.js';
 
+/** Rows per best-positive product (see rankScan). */
+const POSITIVE_BLOCK = 256;
+
 /** Options of {@link rankScan}. */
 export interface RankScanOptions extends SessionOptions {
   /** Query rows per run (default 2048). */
@@ -92,74 +95,113 @@ function blockPositives(n: number, listOf: (i: number) => number[], lo: number, 
   return { idx, valid, width };
 }
 
+/** Counts of one full pass, and the best positive scores as the pass's own blocks computed them. */
+interface PassResult {
+  rowCount: Float64Array;
+  colCount: Float64Array;
+  rowBest: Float32Array;
+  colBest: Float32Array;
+}
+
 /**
  * Exact pessimistic ranks in both directions from one pass of block products (queries x candidates);
- * needs `queryGroup` and `candidateGroup`. The best positive scores come from the same Gemm kernel
- * (a product against the gathered positives, as in scanSimilarity).
+ * needs `queryGroup` and `candidateGroup`. Thresholds (best positive scores) come from a cheap pre-pass
+ * of products against the gathered positives. Gemm kernels may round a pair differently in another
+ * shape, so the pass also returns each positive's score as ITS block computed it; where a threshold
+ * differs from that, the pass is repeated with the block's own values, so the ranks always follow the
+ * definition on one consistent set of scores.
  */
 export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Promise<RankScanResult> {
-  const { nq, nc } = checkInput(inp);
-  const d = inp.dim;
+  checkInput(inp);
   if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
-  const qg = inp.queryGroup;
-  const cg = inp.candidateGroup;
-  const qb = Math.max(1, opts.queryBlock ?? 2048);
-  const cb = Math.max(1, opts.candidateBlock ?? 8192);
-  const candidatesByGroup = groupIndex(cg);
-  const queriesByGroup = groupIndex(qg);
-  const best = await bestRowPositives(inp, candidatesByGroup, qb, opts);
-  const colBest = await bestColumnPositives(inp, queriesByGroup, cb, opts);
-  const rowCount = new Float64Array(nq);
-  const colCount = new Float64Array(nc);
-  const session: ortTypes.InferenceSession = await createSession(buildRankBlockGraph(d), opts);
-  const total = Math.ceil(nq / qb) * Math.ceil(nc / cb);
-  let done = 0;
+  const candidatesByGroup = groupIndex(inp.candidateGroup);
+  const queriesByGroup = groupIndex(inp.queryGroup);
+  // Small blocks for the best-positive products: each is [block x its positives], of which only the
+  // pairs are used, so its cost grows with the block (at 8192 it was 16% of the whole scan's FLOPs).
+  const best = await bestRowPositives(inp, candidatesByGroup, POSITIVE_BLOCK, opts);
+  const colBest = await bestColumnPositives(inp, queriesByGroup, POSITIVE_BLOCK, opts);
+  const session: ortTypes.InferenceSession = await createSession(buildRankBlockGraph(inp.dim), opts);
   try {
-    for (let q0 = 0; q0 < nq; q0 += qb) {
-      const bq = Math.min(qb, nq - q0);
-      const qBlock = f32(inp.queries.subarray(q0 * d, (q0 + bq) * d), [bq, d]);
-      const tRow = f32(best.subarray(q0, q0 + bq), [bq, 1]);
-      const rowOut = new Float32Array(bq);
-      for (let c0 = 0; c0 < nc; c0 += cb) {
-        const bc = Math.min(cb, nc - c0);
-        const pr = blockPositives(bq, (i) => candidatesByGroup.get(qg[q0 + i])!, c0, bc, true);
-        const pc = blockPositives(bc, (j) => queriesByGroup.get(cg[c0 + j]) ?? [], q0, bq, false);
-        const colOut = new Float32Array(bc);
-        const prS = new Float32Array(bq * pr.width);
-        const pcS = new Float32Array(pc.width * bc);
-        const out = await session.run(
-          {
-            q: qBlock, c: f32(inp.candidates.subarray(c0 * d, (c0 + bc) * d), [bc, d]), t_row: tRow,
-            t_col: f32(colBest.subarray(c0, c0 + bc), [1, bc]),
-            pos_row: new ort.Tensor('int64', pr.idx, [bq, pr.width]), pos_col: new ort.Tensor('int64', pc.idx, [pc.width, bc]),
-          },
-          { row_count: f32(rowOut, [bq]), col_count: f32(colOut, [bc]), pos_row_s: f32(prS, [bq, pr.width]), pos_col_s: f32(pcS, [pc.width, bc]) },
-        );
-        const rc = out.row_count.data as Float32Array;
-        const cc = out.col_count.data as Float32Array;
-        const rs = out.pos_row_s.data as Float32Array;
-        const cs = out.pos_col_s.data as Float32Array;
-        for (let i = 0; i < bq; i++) {
-          let pos = 0;
-          for (let p = 0; p < pr.width; p++) if (pr.valid[i * pr.width + p] && rs[i * pr.width + p] >= best[q0 + i]) pos++;
-          rowCount[q0 + i] += rc[i] - pos;
-        }
-        for (let j = 0; j < bc; j++) {
-          let pos = 0;
-          for (let p = 0; p < pc.width; p++) if (pc.valid[p * bc + j] && cs[p * bc + j] >= colBest[c0 + j]) pos++;
-          colCount[c0 + j] += cc[j] - pos;
-        }
-        done += 1;
-        opts.onProgress?.(done, total);
-      }
+    let r = await countPass(session, inp, candidatesByGroup, queriesByGroup, best, colBest, opts);
+    const same = (a: Float32Array, b: Float32Array) => a.every((x, i) => Object.is(x, b[i]));
+    if (!same(r.rowBest, best) || !same(r.colBest, colBest)) {
+      r = await countPass(session, inp, candidatesByGroup, queriesByGroup, r.rowBest, r.colBest, opts);
     }
+    return {
+      ranks: Int32Array.from(r.rowCount, (x) => 1 + x),
+      positiveScores: r.rowBest,
+      columnRanks: Int32Array.from(r.colCount, (x) => 1 + x),
+      columnPositiveScores: r.colBest,
+    };
   } finally {
     await session.release();
   }
-  return {
-    ranks: Int32Array.from(rowCount, (x) => 1 + x),
-    positiveScores: best,
-    columnRanks: Int32Array.from(colCount, (x) => 1 + x),
-    columnPositiveScores: colBest,
-  };
+}
+
+/** One pass over every (query block, candidate block) with fixed thresholds. */
+async function countPass(
+  session: ortTypes.InferenceSession, inp: ScanInput, candidatesByGroup: Map<number, number[]>, queriesByGroup: Map<number, number[]>,
+  best: Float32Array, colBest: Float32Array, opts: RankScanOptions,
+): Promise<PassResult> {
+  const d = inp.dim;
+  const nq = best.length;
+  const nc = colBest.length;
+  const qg = inp.queryGroup!;
+  const cg = inp.candidateGroup!;
+  const qb = Math.max(1, opts.queryBlock ?? 2048);
+  const cb = Math.max(1, opts.candidateBlock ?? 8192);
+  const rowCount = new Float64Array(nq);
+  const colCount = new Float64Array(nc);
+  // NaN is the worst score: it never becomes the best (v > m is false), as in similarity.ts
+  const rowBest = new Float32Array(nq).fill(-Infinity);
+  const colBestSeen = new Float32Array(nc).fill(-Infinity);
+  const total = Math.ceil(nq / qb) * Math.ceil(nc / cb);
+  let done = 0;
+  for (let q0 = 0; q0 < nq; q0 += qb) {
+    const bq = Math.min(qb, nq - q0);
+    const qBlock = f32(inp.queries.subarray(q0 * d, (q0 + bq) * d), [bq, d]);
+    const tRow = f32(best.subarray(q0, q0 + bq), [bq, 1]);
+    const rowOut = new Float32Array(bq);
+    for (let c0 = 0; c0 < nc; c0 += cb) {
+      const bc = Math.min(cb, nc - c0);
+      const pr = blockPositives(bq, (i) => candidatesByGroup.get(qg[q0 + i])!, c0, bc, true);
+      const pc = blockPositives(bc, (j) => queriesByGroup.get(cg[c0 + j]) ?? [], q0, bq, false);
+      const colOut = new Float32Array(bc);
+      const prS = new Float32Array(bq * pr.width);
+      const pcS = new Float32Array(pc.width * bc);
+      const out = await session.run(
+        {
+          q: qBlock, c: f32(inp.candidates.subarray(c0 * d, (c0 + bc) * d), [bc, d]), t_row: tRow,
+          t_col: f32(colBest.subarray(c0, c0 + bc), [1, bc]),
+          pos_row: new ort.Tensor('int64', pr.idx, [bq, pr.width]), pos_col: new ort.Tensor('int64', pc.idx, [pc.width, bc]),
+        },
+        { row_count: f32(rowOut, [bq]), col_count: f32(colOut, [bc]), pos_row_s: f32(prS, [bq, pr.width]), pos_col_s: f32(pcS, [pc.width, bc]) },
+      );
+      const rc = out.row_count.data as Float32Array;
+      const cc = out.col_count.data as Float32Array;
+      const rs = out.pos_row_s.data as Float32Array;
+      const cs = out.pos_col_s.data as Float32Array;
+      for (let i = 0; i < bq; i++) {
+        let pos = 0;
+        for (let p = i * pr.width; p < (i + 1) * pr.width; p++) {
+          if (!pr.valid[p]) continue;
+          if (rs[p] >= best[q0 + i]) pos++;
+          if (rs[p] > rowBest[q0 + i]) rowBest[q0 + i] = rs[p];
+        }
+        rowCount[q0 + i] += rc[i] - pos;
+      }
+      for (let j = 0; j < bc; j++) {
+        let pos = 0;
+        for (let p = j; p < pc.width * bc; p += bc) {
+          if (!pc.valid[p]) continue;
+          if (cs[p] >= colBest[c0 + j]) pos++;
+          if (cs[p] > colBestSeen[c0 + j]) colBestSeen[c0 + j] = cs[p];
+        }
+        colCount[c0 + j] += cc[j] - pos;
+      }
+      done += 1;
+      opts.onProgress?.(done, total);
+    }
+  }
+  return { rowCount, colCount, rowBest, colBest: colBestSeen };
 }
