@@ -5,6 +5,7 @@ import { trainLoop, type TrainLoopOptions, type TrainSummary } from '../train/lo
 import type { HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
 import type { OptimizerKind } from '../train/optimizer.js';
+import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
 import { oneOf, parseNumber } from './flags.js';
 
@@ -26,6 +27,7 @@ interface TrainFlags {
   resume?: boolean;
   out: string;
   threads?: string;
+  device?: string;
   extraText?: string;
   checkpointEvery: string;
   logitScale: string;
@@ -80,6 +82,7 @@ export function register(program: Command): void {
     .option('--init <file>', 'start from head weights in a .safetensors file (same head type and widths)')
     .option('--resume', 'continue from OUT/checkpoint (bit-identical to an uninterrupted run)')
     .option('--threads <n>', 'compute threads for the engine')
+    .option('--device <cpu|cuda|webgpu>', 'where the training graphs run (`sail doctor` shows what works here)', 'cpu')
     .option('--extra-text <modality>', 'store modality with extra positive captions (SigLIP only), e.g. extra_text')
     .option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)', '500')
     .option('--logit-scale <x>', 'initial effective logit scale', '20')
@@ -89,6 +92,7 @@ export function register(program: Command): void {
     .option('--val-text-modality <names>', 'caption modalities of the validation store, comma-separated', 'text')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
+      useDevice(f.device);
       const optimizer = oneOf<OptimizerKind>(f.optimizer, ['lion', 'adamw'], '--optimizer');
       const loss = oneOf<LossType>(f.loss, ['siglip', 'infonce'], '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });
