@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { OUTSIDE_ROOT, readInside } from './confine.js';
 import { DEFAULT_IMAGE_OPTIONS, type ImageOptions } from './image.js';
 import { readUrlList, type ListFormat } from './lists.js';
 import { runShardPipeline, type PipelineProgress, type SourceRow } from './pipeline.js';
@@ -66,13 +67,15 @@ function insideRoot(root: string, rel: string): string | undefined {
   return abs;
 }
 
-async function readSidecar(path: string): Promise<string | undefined> {
-  try {
-    const t = (await fs.readFile(path, 'utf8')).trim();
-    return t || undefined;
-  } catch {
-    return undefined;
-  }
+/** Largest sidecar caption file read (a caption, not a book). */
+const SIDECAR_MAX_BYTES = 16 * 1024 * 1024;
+
+/** A sidecar caption: missing is no caption; one that resolves outside the folder is an error. */
+async function readSidecar(rootReal: string, path: string, label: string): Promise<{ text?: string; error?: string; reason?: string }> {
+  const got = await readInside(rootReal, path, label, SIDECAR_MAX_BYTES);
+  if (!got.ok) return got.reason === OUTSIDE_ROOT || got.reason === 'too_large' ? { error: `sidecar ${got.message}`, reason: got.reason } : {};
+  const t = got.body.toString('utf8').trim();
+  return { text: t || undefined };
 }
 
 /**
@@ -83,6 +86,7 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
   const root = resolve(opts.input);
   const stat = await fs.stat(root).catch(() => undefined);
   if (!stat?.isDirectory()) throw new SailError('not a folder', { file: opts.input });
+  const rootReal = await fs.realpath(root);
   const image: ImageOptions = { ...DEFAULT_IMAGE_OPTIONS, ...opts.image };
   const maxBytes = opts.maxBytes ?? 20 * 1024 * 1024;
   const cap = opts.captions;
@@ -102,8 +106,10 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
       const f = files[i];
       if (cap.kind === 'sidecar') {
         const stem = f.slice(0, f.length - extname(f).length);
-        const text = await readSidecar(join(root, stem + '.txt'));
-        yield { index: i, ref: f, captions: text !== undefined ? { caption: text } : {} };
+        const side = await readSidecar(rootReal, join(root, stem + '.txt'), `${stem}.txt`);
+        yield side.error !== undefined
+          ? { index: i, ref: f, captions: {}, error: side.error, errorReason: side.reason }
+          : { index: i, ref: f, captions: side.text !== undefined ? { caption: side.text } : {} };
       } else {
         const label = basename(dirname(join(root, f)));
         const isTop = dirname(f) === '.';
@@ -119,11 +125,8 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
     async (row) => {
       const abs = insideRoot(root, row.ref!);
       if (!abs) return { ok: false, reason: 'invalid_row', message: `path "${row.ref}" leaves the folder` };
-      const st = await fs.lstat(abs).catch(() => undefined);
-      if (!st) return { ok: false, reason: 'missing_file', message: `no such file: ${row.ref}` };
-      if (!st.isFile()) return { ok: false, reason: 'invalid_row', message: `not a regular file: ${row.ref}` };
-      if (st.size > maxBytes) return { ok: false, reason: 'too_large', message: `${st.size} bytes exceeds ${maxBytes}` };
-      return { ok: true, body: await fs.readFile(abs) };
+      // the path text stays inside; its resolved form must too (a symlinked folder could lead anywhere)
+      return readInside(rootReal, abs, row.ref!, maxBytes);
     },
     {
       output: opts.output,
@@ -133,6 +136,7 @@ export async function importFolder(opts: ImportOptions): Promise<{ summary: Data
       image,
       captionCols,
       meta: { source: 'import', input: root, captions: cap, image },
+      purpose: 'sail data import',
       onProgress: opts.onProgress,
     },
   );
