@@ -15,6 +15,8 @@ import { createTrainEngine } from '../src/train/engine.js';
 import { Rng } from '../src/util/rng.js';
 
 const THREADS = Number(process.env.SAIL_BENCH_THREADS ?? 2);
+/** Batch of the sail train vs PyTorch comparison (SAIL_BENCH_PEER_N, default 4096; smaller for a quick check of the harness). */
+const PEER_N = Number(process.env.SAIL_BENCH_PEER_N ?? 4096);
 
 function randomRows(n: number, d: number, rng: Rng): Float32Array {
   const x = new Float32Array(n * d);
@@ -90,7 +92,8 @@ async function timeSteps(cfg: HeadConfig, n: number, steps: number, opts: { bloc
 
 /**
  * Prints the engine benchmark. Env: SAIL_BENCH_THREADS (default 2), SAIL_BENCH_SKIP_SMALL=1 / SAIL_BENCH_SKIP_BIG=1
- * skip the N = 4096 / N = 32768 parts, SAIL_BENCH_BIG_STEPS (default 1).
+ * skip the N = 4096 / N = 32768 parts, SAIL_BENCH_BIG_STEPS (default 1); SAIL_BENCH_SKIP_PEER=1 skips the PyTorch
+ * comparison, SAIL_BENCH_PAIRS (default 3) sets its pairs, SAIL_BENCH_PEER_N its batch.
  */
 export async function run(): Promise<void> {
   console.log(`engine: threads=${THREADS}, cpus=${os.cpus().length} (onnxruntime uses its own thread pool and MLAS kernels; BLAS settings apply to the peer only)`);
@@ -164,11 +167,11 @@ async function makeTrainStore(dir: string, rows: number, dim: number): Promise<v
 /** Median seconds per step of a `sail train` child process (steps after the first two, from train.jsonl). */
 function sailTrainSeconds(store: string, out: string, steps: number): number {
   const root = join(peersDir(), '..', '..');
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'sail.js'), 'train', '--store', store, '--out', out, '--head', 'star', '--width-factor', '8',
-    '--dim', '512', '--batch-size', '4096', '--steps', String(steps), '--threads', String(THREADS), '--checkpoint-every', '0'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'sail.js'), 'train', store, '--out', out, '--head', 'star', '--width-factor', '8',
+    '--dim', '512', '--batch-size', String(PEER_N), '--steps', String(steps), '--threads', String(THREADS), '--checkpoint-every', '0'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`sail train failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   const lines = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pairsPerSec: number });
-  return med(lines.slice(2).map((l) => 4096 / l.pairsPerSec));
+  return med(lines.slice(2).map((l) => PEER_N / l.pairsPerSec));
 }
 
 /**
@@ -190,10 +193,10 @@ async function benchTrainVsTorch(): Promise<void> {
   const torches: number[] = [];
   try {
     const store = join(dir, 'store');
-    await makeTrainStore(store, 3 * 4096, 384);
+    await makeTrainStore(store, 3 * PEER_N, 384);
     for (let p = 0; p < pairs; p++) {
       const sail = sailTrainSeconds(store, join(dir, `out${p}`), steps);
-      const args = ['--n', '4096', '--dim', '384', '--width', '8', '--out', '512', '--steps', String(steps - 2), '--warmup', '2', '--threads', String(THREADS)];
+      const args = ['--n', String(PEER_N), '--dim', '384', '--width', '8', '--out', '512', '--steps', String(steps - 2), '--warmup', '2', '--threads', String(THREADS)];
       const a = runPeer(py.python, 'torch_step.py', args, torchBestEnv(false)).result;
       const b = runPeer(py.python, 'torch_step.py', args, torchBestEnv(true)).result;
       const torch = Math.min(a.median_s_per_step as number, b.median_s_per_step as number);
@@ -207,6 +210,6 @@ async function benchTrainVsTorch(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`sail train vs PyTorch, N=4096 star 384->3072->512 x2 + SigLIP + Lion: median sail ${med(sails).toFixed(3)} s/step, ` +
+  console.log(`sail train vs PyTorch, N=${PEER_N} star 384->3072->512 x2 + SigLIP + Lion: median sail ${med(sails).toFixed(3)} s/step, ` +
     `PyTorch ${med(torches).toFixed(3)} s/step, median of pair ratios ${med(ratios).toFixed(2)}x (${pairs} alternating pairs; target >= 1.4x)`);
 }
