@@ -1,6 +1,7 @@
 // onnxruntime-node sessions with the project's defaults (threads, execution provider).
 import * as ort from 'onnxruntime-node';
 import { deviceError, executionProvidersFor, getDefaultDevice, isProviderLoadError, type Device } from './device.js';
+import { ensureOrtEnvironment } from './ort-init.js';
 
 /** Options shared by every session the project creates. */
 export interface SessionOptions {
@@ -27,6 +28,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     executionMode: 'sequential',
   };
   if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
+  await ensureOrtEnvironment();
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (e) {

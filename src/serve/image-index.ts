@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { isInside } from '../data/confine.js';
 import { IvfIndex, type IvfOptions } from './ivf.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif', '.tif', '.tiff']);
@@ -34,6 +35,10 @@ export async function listImages(root: string, max = 1_000_000): Promise<string[
 export interface ImageIndex {
   /** Absolute paths, row i of the index. */
   files: string[];
+  /** Realpath of each file when indexed (inside the folder's realpath): what the server sends. */
+  realFiles: string[];
+  /** Realpath of the folder. */
+  realRoot: string;
   /** Paths relative to the folder, with '/' separators (shown to users). */
   names: string[];
   index: IvfIndex;
@@ -55,11 +60,20 @@ export interface BuildIndexOptions extends IvfOptions {
  * fails is retried image by image so one broken file is skipped (and reported) instead of failing the run.
  */
 export async function buildImageIndex(root: string, opts: BuildIndexOptions): Promise<ImageIndex> {
-  const all = await listImages(root, opts.maxImages);
+  const listed = await listImages(root, opts.maxImages);
   const batch = opts.batch ?? 16;
   const kept: string[] = [];
   const vecs: Float32Array[] = [];
   const skipped: ImageIndex['skipped'] = [];
+  // Index realpaths: a file that resolves outside the folder (through a symlinked path) is never indexed.
+  const realRoot = await fs.realpath(root);
+  const realOf = new Map<string, string>();
+  for (const f of listed) {
+    const real = await fs.realpath(f).catch(() => undefined);
+    if (real && isInside(realRoot, real)) realOf.set(f, real);
+    else skipped.push({ file: f, reason: real ? 'resolves outside the image folder' : 'vanished while listing' });
+  }
+  const all = listed.filter((f) => realOf.has(f));
   for (let i = 0; i < all.length; i += batch) {
     const chunk = all.slice(i, i + batch);
     try {
@@ -84,5 +98,5 @@ export async function buildImageIndex(root: string, opts: BuildIndexOptions): Pr
     off += v.length;
   }
   const names = kept.map((f) => relative(root, f).split(sep).join('/'));
-  return { files: kept, names, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+  return { files: kept, realFiles: kept.map((f) => realOf.get(f)!), realRoot, names, index: await IvfIndex.build(data, opts.dim, opts), skipped };
 }
