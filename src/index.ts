@@ -35,7 +35,7 @@ export { readSafetensors, writeSafetensors, type NamedTensor } from './head/safe
 export type { Batch, StepResult, TrainEngine, EngineOptions, LossType } from './train/engine-types.js';
 export { createTrainEngine } from './train/engine.js';
 export { trainLoop, type TrainLoopOptions, type TrainSummary } from './train/loop.js';
-export { saveHead, loadHeadParams } from './train/checkpoint.js';
+export { saveHead } from './train/checkpoint.js';
 
 // evaluation
 export * as metrics from './eval/metrics.js';

@@ -2,12 +2,13 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { trainLoop, type TrainLoopOptions, type TrainSummary } from '../train/loop.js';
-import type { HeadType } from '../head/config.js';
+import { defaultHeadConfig, HEAD_TYPES, type HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
 import type { OptimizerKind } from '../train/optimizer.js';
+import { DEFAULT_LR, DEFAULT_WD, LOSS_TYPES, OPTIMIZER_KINDS, TRAIN_DEFAULTS } from '../train/defaults.js';
 import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
-import { oneOf, parseNumber } from './flags.js';
+import { NON_NEGATIVE_INT, oneOf, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';
 import { lockFolder } from '../util/lease.js';
 
 interface TrainFlags {
@@ -41,7 +42,7 @@ interface TrainFlags {
 
 /** Retrieval on a pre-encoded validation store, through eval (loaded on use: train never imports eval). */
 function validation(storeDir: string, f: TrainFlags, print: (line: string) => void): NonNullable<TrainLoopOptions['validate']> {
-  const everyEpochs = num(f.valEvery, '--val-every', { int: true, positive: true });
+  const everyEpochs = num(f.valEvery, '--val-every', POSITIVE_INT);
   const textModalities = f.valTextModality.split(',').map((m) => m.trim()).filter(Boolean);
   return {
     everyEpochs,
@@ -54,12 +55,6 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
   };
 }
 
-/** Default learning rates: the paper's 1e-5 is tuned for batch 32768 over many epochs; small runs need more. */
-const DEFAULT_LR: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 1e-3 };
-const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
-
-const num = parseNumber;
-
 /** Register `sail train`. */
 export function register(program: Command): void {
   program
@@ -67,35 +62,35 @@ export function register(program: Command): void {
     .description('train an alignment head (SAIL) on an embedding store; writes OUT/checkpoint/ and OUT/train.jsonl')
     .argument('<store>', 'embedding store folder (see `sail store import`)')
     .requiredOption('--out <dir>', 'output folder (checkpoint/, train.jsonl)')
-    .option('--head <type>', 'head type: star | mlp | linear', 'star')
-    .option('--width-factor <n>', 'star head hidden width = n x input width', '8')
-    .option('--dim <n>', 'shared output width', '1024')
-    .option('--loss <type>', 'siglip | infonce', 'siglip')
-    .option('--optimizer <type>', 'lion | adamw', 'lion')
-    .option('--lr <x>', 'peak learning rate (default 1e-4 for lion, 1e-3 for adamw; the paper uses 1e-5 with batch 32768 and ~100 epochs)')
-    .option('--wd <x>', 'decoupled weight decay (default 1e-4 for lion as in the paper, 0.05 for adamw)')
-    .option('--batch-size <n>', 'pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768)', '4096')
+    .option('--head <type>', `head type: ${HEAD_TYPES.join(' | ')}`, defaultHeadConfig.type)
+    .option('--width-factor <n>', 'star head hidden width = n x input width', String(defaultHeadConfig.widthFactor))
+    .option('--dim <n>', 'shared output width', String(defaultHeadConfig.targetDim))
+    .option('--loss <type>', LOSS_TYPES.join(' | '), TRAIN_DEFAULTS.loss)
+    .option('--optimizer <type>', OPTIMIZER_KINDS.join(' | '), TRAIN_DEFAULTS.optimizer)
+    .option('--lr <x>', `peak learning rate (default ${DEFAULT_LR.lion} for lion, ${DEFAULT_LR.adamw} for adamw; the paper uses 1e-5 with batch 32768 and ~100 epochs)`)
+    .option('--wd <x>', `decoupled weight decay (default ${DEFAULT_WD.lion} for lion as in the paper, ${DEFAULT_WD.adamw} for adamw)`)
+    .option('--batch-size <n>', 'pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768)', String(TRAIN_DEFAULTS.batchSize))
     .option('--steps <n>', 'total optimizer steps (overrides --epochs)')
-    .option('--epochs <n>', 'full passes over the store, incomplete last batch dropped (default 10)')
+    .option('--epochs <n>', `full passes over the store, incomplete last batch dropped (default ${TRAIN_DEFAULTS.epochs})`)
     .option('--warmup-steps <n>', 'linear warmup steps (default ceil(10% of total)), then cosine to 0')
-    .option('--seed <n>', 'seed of initialisation and shuffling', '42')
+    .option('--seed <n>', 'seed of initialisation and shuffling', String(TRAIN_DEFAULTS.seed))
     .option('--no-shuffle', 'read rows in store order')
     .option('--init <file>', 'start from head weights in a .safetensors file (same head type and widths)')
     .option('--resume', 'continue from OUT/checkpoint (bit-identical to an uninterrupted run)')
     .option('--threads <n>', 'compute threads for the engine')
     .option('--device <cpu|cuda|webgpu>', 'where the training graphs run (`sail doctor` shows what works here)', 'cpu')
     .option('--extra-text <modality>', 'store modality with extra positive captions (SigLIP only), e.g. extra_text')
-    .option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)', '500')
-    .option('--logit-scale <x>', 'initial effective logit scale', '20')
-    .option('--logit-bias <x>', 'initial logit bias', '-10')
+    .option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)', String(TRAIN_DEFAULTS.checkpointEvery))
+    .option('--logit-scale <x>', 'initial effective logit scale', String(defaultHeadConfig.logitScaleInit))
+    .option('--logit-bias <x>', 'initial logit bias', String(defaultHeadConfig.logitBiasInit))
     .option('--val-store <dir>', 'pre-encoded validation store: image<->text retrieval R@1/5/10 logged to OUT/val.jsonl')
     .option('--val-every <k>', 'validate every k epochs (and after the last step)', '1')
     .option('--val-text-modality <names>', 'caption modalities of the validation store, comma-separated', 'text')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
       useDevice(f.device);
-      const optimizer = oneOf<OptimizerKind>(f.optimizer, ['lion', 'adamw'], '--optimizer');
-      const loss = oneOf<LossType>(f.loss, ['siglip', 'infonce'], '--loss');
+      const optimizer = oneOf<OptimizerKind>(f.optimizer, OPTIMIZER_KINDS, '--optimizer');
+      const loss = oneOf<LossType>(f.loss, LOSS_TYPES, '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });
       if (logitScale < 1 || logitScale > 100) throw new SailError(`--logit-scale must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${logitScale}`);
       const controller = new AbortController();
@@ -119,9 +114,9 @@ export function register(program: Command): void {
           // loaded on use, so other commands do not pay for starting onnxruntime
           createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
-            type: oneOf<HeadType>(f.head, ['star', 'mlp', 'linear'], '--head'),
-            widthFactor: num(f.widthFactor, '--width-factor', { int: true, positive: true }),
-            targetDim: num(f.dim, '--dim', { int: true, positive: true }),
+            type: oneOf<HeadType>(f.head, HEAD_TYPES, '--head'),
+            widthFactor: num(f.widthFactor, '--width-factor', POSITIVE_INT),
+            targetDim: num(f.dim, '--dim', POSITIVE_INT),
             logitScaleInit: logitScale,
             logitBiasInit: num(f.logitBias, '--logit-bias'),
           },
@@ -130,16 +125,17 @@ export function register(program: Command): void {
           lr: f.lr !== undefined ? num(f.lr, '--lr', { min: 0 }) : DEFAULT_LR[optimizer],
           weightDecay: f.wd !== undefined ? num(f.wd, '--wd', { min: 0 }) : DEFAULT_WD[optimizer],
           batchSize: num(f.batchSize, '--batch-size', { int: true, min: 2 }),
-          steps: f.steps !== undefined ? num(f.steps, '--steps', { int: true, positive: true }) : undefined,
-          epochs: f.steps === undefined ? (f.epochs !== undefined ? num(f.epochs, '--epochs', { int: true, positive: true }) : 10) : undefined,
-          warmupSteps: f.warmupSteps !== undefined ? num(f.warmupSteps, '--warmup-steps', { int: true, min: 0 }) : undefined,
-          seed: num(f.seed, '--seed', { int: true, min: 0 }),
+          steps: parseOptional(f.steps, '--steps', POSITIVE_INT),
+          // epochs left out: the library's default (TRAIN_DEFAULTS.epochs) applies
+          epochs: f.steps === undefined ? parseOptional(f.epochs, '--epochs', POSITIVE_INT) : undefined,
+          warmupSteps: parseOptional(f.warmupSteps, '--warmup-steps', NON_NEGATIVE_INT),
+          seed: num(f.seed, '--seed', NON_NEGATIVE_INT),
           shuffle: f.shuffle,
           extraText: f.extraText,
           initFile: f.init,
           resume: f.resume === true,
-          checkpointEvery: num(f.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }),
-          threads: f.threads !== undefined ? num(f.threads, '--threads', { int: true, positive: true }) : undefined,
+          checkpointEvery: num(f.checkpointEvery, '--checkpoint-every', NON_NEGATIVE_INT),
+          threads: parseOptional(f.threads, '--threads', POSITIVE_INT),
           signal: controller.signal,
           // a line below the progress bar, which redraws on its next update
           validate: f.valStore !== undefined ? validation(f.valStore, f, (line) => process.stderr.write(`${started ? '\n' : ''}${line}\n`)) : undefined,

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paramSpecs, type HeadType } from '../../src/head/config.js';
-import { refStep } from '../../src/head/reference.js';
+import { refStep } from '../head/reference.js';
 import { createTrainEngine } from '../../src/train/engine.js';
 import { randomParams, randomRows, relErr, tinyConfig } from './fixtures.js';
 
