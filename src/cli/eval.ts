@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { resultsMarkdown } from '../eval/report.js';
 import { EVAL_TASKS, runEval, type Embedders, type EvalTask } from '../eval/run.js';
 import { loadTemplates } from '../eval/zeroshot.js';
+import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
 import { parseNumber, parseOptional, POSITIVE_INT } from './flags.js';
 
@@ -29,6 +30,7 @@ interface EvalFlags {
   textModel?: string;
   batchSize: string;
   threads?: string;
+  device?: string;
   out?: string;
   json?: boolean;
 }
@@ -60,9 +62,11 @@ export function register(program: Command): void {
     .option('--text-model <name>', 'text backbone for raw-data tasks (default: the head config\'s textModel)')
     .option('--batch-size <n>', 'images/texts per encoder batch', '32')
     .option('--threads <n>', 'onnxruntime threads')
+    .option('--device <cpu|cuda|webgpu>', 'where heads, encoders and similarity run (`sail doctor` shows what works here)', 'cpu')
     .option('--out <dir>', 'write results.json and results.md here')
     .option('--json', 'print the results as JSON')
     .action(async (f: EvalFlags) => {
+      useDevice(f.device);
       const tasks = f.task.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
       for (const t of tasks) if (!EVAL_TASKS.includes(t as EvalTask)) throw new SailError(`unknown task ${JSON.stringify(t)} (known: ${EVAL_TASKS.join(', ')})`);
       const threads = parseOptional(f.threads, '--threads', POSITIVE_INT);

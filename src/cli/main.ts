@@ -14,6 +14,7 @@ import { register as registerData } from './data.js';
 import { register as registerEncode } from './encode.js';
 import { register as registerEval } from './eval.js';
 import { register as registerProbe } from './probe.js';
+import { register as registerDoctor } from './doctor.js';
 
 /** A CLI command module registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
@@ -31,6 +32,7 @@ const commands: RegisterCommand[] = [
   registerExport,
   registerServe,
   registerSegment,
+  registerDoctor,
 ];
 
 function version(): string {

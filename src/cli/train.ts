@@ -6,6 +6,7 @@ import { defaultHeadConfig, HEAD_TYPES, type HeadType } from '../head/config.js'
 import type { LossType } from '../train/engine-types.js';
 import { OPTIMIZER_DEFAULTS, type OptimizerKind } from '../train/optimizer.js';
 import { DEFAULT_LR, DEFAULT_WD, LOSS_TYPES, OPTIMIZER_KINDS, TRAIN_DEFAULTS } from '../train/defaults.js';
+import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
 import { NON_NEGATIVE_INT, oneOf, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';
 import { lockFolder } from '../util/lease.js';
@@ -31,6 +32,7 @@ interface TrainFlags {
   resume?: boolean;
   out: string;
   threads?: string;
+  device?: string;
   extraText?: string;
   checkpointEvery: string;
   logitScale: string;
@@ -107,6 +109,7 @@ export function register(program: Command): void {
     .option('--init <file>', 'start from head weights in a .safetensors file (same head type and widths)')
     .option('--resume', 'continue from OUT/checkpoint (bit-identical to an uninterrupted run)')
     .option('--threads <n>', 'compute threads for the engine')
+    .option('--device <cpu|cuda|webgpu>', 'where the training graphs run (`sail doctor` shows what works here)', 'cpu')
     .option('--extra-text <modality>', 'store modality with extra positive captions (SigLIP only), e.g. extra_text')
     .option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)', String(TRAIN_DEFAULTS.checkpointEvery))
     .option('--logit-scale <x>', 'initial effective logit scale', String(defaultHeadConfig.logitScaleInit))
@@ -117,6 +120,7 @@ export function register(program: Command): void {
     .option('--verify-store', 'check the sha256 of every store file before training (opening checks layout and sizes only; see `sail store verify`)')
     .option('--json', 'print a JSON summary at the end')
     .action(async (storeDir: string, f: TrainFlags) => {
+      useDevice(f.device);
       const optimizer = oneOf<OptimizerKind>(f.optimizer, OPTIMIZER_KINDS, '--optimizer');
       const loss = oneOf<LossType>(f.loss, LOSS_TYPES, '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });

@@ -92,7 +92,7 @@ export class BlockProduct {
   }
 }
 
-function checkInput(inp: ScanInput): { nq: number; nc: number } {
+export function checkInput(inp: ScanInput): { nq: number; nc: number } {
   const { dim } = inp;
   if (!Number.isInteger(dim) || dim < 1) throw new SailError(`similarity: dim must be a positive integer, got ${dim}`);
   if (inp.queries.length % dim !== 0) throw new SailError(`similarity: query buffer of ${inp.queries.length} values is not a multiple of dim ${dim}`);
@@ -112,7 +112,7 @@ function checkInput(inp: ScanInput): { nq: number; nc: number } {
 }
 
 /** First position in an ascending list whose entry is >= lo (binary search). */
-function lowerBound(list: number[], lo: number): number {
+export function lowerBound(list: number[], lo: number): number {
   let a = 0;
   let b = list.length;
   while (a < b) {
@@ -124,7 +124,7 @@ function lowerBound(list: number[], lo: number): number {
 }
 
 /** Indices of each group in ascending order, for gathering positives. */
-function groupIndex(groups: Int32Array): Map<number, number[]> {
+export function groupIndex(groups: Int32Array): Map<number, number[]> {
   const m = new Map<number, number[]>();
   for (let c = 0; c < groups.length; c++) {
     const list = m.get(groups[c]);
@@ -309,6 +309,35 @@ function pushTopK(s: Float32Array, row: number, bc: number, c0: number, idx: Int
     insertTopK(idx, sc, o, k, c0 + j, v);
     thr = sc[o + k - 1];
   }
+}
+
+/** Best positive score of every query (rows of `inp`), in query blocks of `qb`; groups required. */
+export async function bestRowPositives(inp: ScanInput, candidatesByGroup: Map<number, number[]>, qb: number, opts: SessionOptions = {}): Promise<Float32Array> {
+  const d = inp.dim;
+  const nq = inp.queries.length / d;
+  const best = new Float32Array(nq);
+  const product = await BlockProduct.create(d, opts);
+  try {
+    for (let q0 = 0; q0 < nq; q0 += qb) {
+      const bq = Math.min(qb, nq - q0);
+      await bestPositive(product, inp.queries.subarray(q0 * d, (q0 + bq) * d), bq, q0, inp, candidatesByGroup, best.subarray(q0, q0 + bq));
+    }
+  } finally {
+    await product.dispose();
+  }
+  return best;
+}
+
+/** Best positive query score of every candidate, in candidate blocks of `cb`; groups required. */
+export async function bestColumnPositives(inp: ScanInput, queriesByGroup: Map<number, number[]>, cb: number, opts: SessionOptions = {}): Promise<Float32Array> {
+  const colBest = new Float32Array(inp.candidates.length / inp.dim);
+  const product = await BlockProduct.create(inp.dim, opts);
+  try {
+    await columnBest(product, inp, queriesByGroup, cb, colBest);
+  } finally {
+    await product.dispose();
+  }
+  return colBest;
 }
 
 /** Dense similarity of small sets (A B^T, [rowsA, rowsB]) through the same Gemm kernel. */

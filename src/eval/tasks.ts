@@ -10,6 +10,7 @@ import type { LoadedHead } from '../head/load.js';
 import {
   knnAccuracy, mmvpScores, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
 } from './metrics.js';
+import { rankScan } from './rank-blocks.js';
 import { l2NormalizeRows, scanSimilarity, type SimilarityOptions } from './similarity.js';
 
 /** Image embedding callback: images (paths or encoded bytes) -> embeddings [n, dim]. */
@@ -34,7 +35,7 @@ export async function evaluateRetrieval(
   const w = opts.normalized ? texts : l2NormalizeRows(texts, dim, new Float32Array(texts.length));
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
   // one product: rows give I2T ranks, columns T2I ranks
-  const r = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText, columnRanks: true }, opts);
+  const r = await rankScan({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText }, opts);
   return retrievalMetrics(r.ranks!, r.columnRanks!, opts.ks ?? [1, 5, 10]);
 }
 
