@@ -6,6 +6,8 @@ import type { HeadType } from '../head/config.js';
 import type { LossType } from '../train/engine-types.js';
 import type { OptimizerKind } from '../train/optimizer.js';
 import { SailError } from '../util/errors.js';
+import { openStore } from '../store/reader.js';
+import type { RetrievalMetrics } from '../eval/metrics.js';
 import { oneOf, parseNumber } from './flags.js';
 
 interface TrainFlags {
@@ -16,7 +18,7 @@ interface TrainFlags {
   optimizer: string;
   lr?: string;
   wd?: string;
-  batchSize: string;
+  batchSize?: string;
   steps?: string;
   epochs?: string;
   warmupSteps?: string;
@@ -45,10 +47,26 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
     run: async (head, at) => {
       const { evaluateRetrievalOnStores } = await import('../eval/tasks.js');
       const m = await evaluateRetrievalOnStores(storeDir, { head, textModalities });
-      print(`validation at step ${at.step} (epoch ${at.epoch}): ${JSON.stringify(m)}`);
+      print(`validation at step ${at.step} (epoch ${at.epoch}): ${validationLine(m)}`);
       return { retrieval: m };
     },
   };
+}
+
+/** One short line of validation retrieval (the full metrics go to OUT/val.jsonl). */
+export function validationLine(m: RetrievalMetrics): string {
+  const side = (d: Record<string, number>) => ['R@1', 'R@5', 'R@10'].filter((k) => k in d).map((k) => `${k} ${d[k].toFixed(1)}`).join(' ');
+  const chance = m.chance ? ` (chance R@1 ${m.chance.imageToText['R@1'].toFixed(1)} / ${m.chance.textToImage['R@1'].toFixed(1)})` : '';
+  return `image->text ${side(m.imageToText)} | text->image ${side(m.textToImage)} %, ${m.nImages} images${chance}`;
+}
+
+/** The batch size when --batch-size is not given: 4096, or the largest power of two the store can fill. */
+export const DEFAULT_BATCH = 4096;
+export function autoBatchSize(rows: number): { batch: number; why?: string } {
+  if (rows < 2) throw new SailError(`the store has ${rows} row(s); training needs at least 2`);
+  if (rows >= DEFAULT_BATCH) return { batch: DEFAULT_BATCH };
+  const batch = 2 ** Math.floor(Math.log2(rows));
+  return { batch, why: `the default ${DEFAULT_BATCH} is more than the store's ${rows} rows; ${batch} is the largest power of two that fits, so every epoch has a full batch (${Math.floor(rows / batch)} step(s) per epoch); --batch-size overrides` };
 }
 
 /** Default learning rates: the paper's 1e-5 is tuned for batch 32768 over many epochs; small runs need more. */
@@ -56,6 +74,21 @@ const DEFAULT_LR: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 1e-3 };
 const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
 
 const num = parseNumber;
+
+/** --batch-size, checked against the store; chosen (and explained on stderr) when not given. */
+async function chooseBatch(storeDir: string, flag: string | undefined): Promise<number> {
+  const store = await openStore(storeDir);
+  const rows = store.rows;
+  await store.close();
+  if (flag !== undefined) {
+    const b = num(flag, '--batch-size', { int: true, min: 2 });
+    if (b > rows) throw new SailError(`--batch-size ${b} is more than the store's ${rows} rows: pass --batch-size ${rows} or less, or leave it out to choose automatically`, { file: storeDir });
+    return b;
+  }
+  const { batch, why } = autoBatchSize(rows);
+  if (why) process.stderr.write(`sail train: batch size ${batch}: ${why}\n`);
+  return batch;
+}
 
 /** Register `sail train`. */
 export function register(program: Command): void {
@@ -71,7 +104,7 @@ export function register(program: Command): void {
     .option('--optimizer <type>', 'lion | adamw', 'lion')
     .option('--lr <x>', 'peak learning rate (default 1e-4 for lion, 1e-3 for adamw; the paper uses 1e-5 with batch 32768 and ~100 epochs)')
     .option('--wd <x>', 'decoupled weight decay (default 1e-4 for lion as in the paper, 0.05 for adamw)')
-    .option('--batch-size <n>', 'pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768)', '4096')
+    .option('--batch-size <n>', `pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768); default ${DEFAULT_BATCH}, or the largest power of two <= the store's rows on smaller stores`)
     .option('--steps <n>', 'total optimizer steps (overrides --epochs)')
     .option('--epochs <n>', 'full passes over the store, incomplete last batch dropped (default 10)')
     .option('--warmup-steps <n>', 'linear warmup steps (default ceil(10% of total)), then cosine to 0')
@@ -93,6 +126,7 @@ export function register(program: Command): void {
       const loss = oneOf<LossType>(f.loss, ['siglip', 'infonce'], '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });
       if (logitScale < 1 || logitScale > 100) throw new SailError(`--logit-scale must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${logitScale}`);
+      const batchSize = await chooseBatch(storeDir, f.batchSize);
       const controller = new AbortController();
       const onSigint = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -122,7 +156,7 @@ export function register(program: Command): void {
           optimizer,
           lr: f.lr !== undefined ? num(f.lr, '--lr', { min: 0 }) : DEFAULT_LR[optimizer],
           weightDecay: f.wd !== undefined ? num(f.wd, '--wd', { min: 0 }) : DEFAULT_WD[optimizer],
-          batchSize: num(f.batchSize, '--batch-size', { int: true, min: 2 }),
+          batchSize,
           steps: f.steps !== undefined ? num(f.steps, '--steps', { int: true, positive: true }) : undefined,
           epochs: f.steps === undefined ? (f.epochs !== undefined ? num(f.epochs, '--epochs', { int: true, positive: true }) : 10) : undefined,
           warmupSteps: f.warmupSteps !== undefined ? num(f.warmupSteps, '--warmup-steps', { int: true, min: 0 }) : undefined,

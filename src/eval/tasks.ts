@@ -6,7 +6,7 @@ import { openStore, type EmbeddingStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import { createHeadApplier, type EvalHead, type HeadApplier } from './head-apply.js';
 import {
-  knnAccuracy, mmvpScores, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
+  knnAccuracy, mmvpScores, retrievalChance, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
 } from './metrics.js';
 import { l2NormalizeRows, scanSimilarity, type SimilarityOptions } from './similarity.js';
 
@@ -33,7 +33,8 @@ export async function evaluateRetrieval(
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
   // one product: rows give I2T ranks, columns T2I ranks
   const r = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText, columnRanks: true }, opts);
-  return retrievalMetrics(r.ranks!, r.columnRanks!, opts.ks ?? [1, 5, 10]);
+  const ks = opts.ks ?? [1, 5, 10];
+  return { ...retrievalMetrics(r.ranks!, r.columnRanks!, ks), chance: retrievalChance(nImages, imageOfText, ks) };
 }
 
 /** Options of {@link evaluateRetrievalOnStores}. */
