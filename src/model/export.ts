@@ -5,6 +5,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
+import { describeImageBackbone, describeTextBackbone } from './backbones.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
 import { DINOV2_PREPROCESS, MANIFEST_FILE, type ExportManifest, type ImagePreprocess, type WordVocabTokenizer } from './export-config.js';
 
@@ -20,6 +21,10 @@ export interface BackboneOnnx {
 
 export interface ExportOptions {
   outDir: string;
+  /** Image backbone id recorded in sail_model.json (default: the head config's visionModel, from the store). */
+  imageBackboneId?: string;
+  /** Text backbone id (default: the head config's textModel). */
+  textBackboneId?: string;
   vision?: BackboneOnnx & {
     /** Default DINOv2's processor. */
     preprocess?: ImagePreprocess;
@@ -52,6 +57,12 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
   const { config, params } = typeof head === 'string' ? await loadHead(head) : head;
   const { scale, bias } = logitScaleBias(params);
   const out = opts.outDir;
+  const imageId = opts.imageBackboneId ?? config.visionModel;
+  const textId = opts.textBackboneId ?? config.textModel;
+  if (!imageId) throw new SailError('the head does not record its image backbone (trained on a store without model ids): pass --vision-model NAME');
+  if (!textId) throw new SailError('the head does not record its text backbone (trained on a store without model ids): pass --text-model NAME');
+  const imageBackbone = describeImageBackbone(imageId);
+  if (opts.vision?.preprocess) imageBackbone.preprocess = opts.vision.preprocess;
   await writeFileAtomic(join(out, 'image_head.onnx'), buildHeadSideModel(config, params, 'vision'));
   await writeFileAtomic(join(out, 'text_head.onnx'), buildHeadSideModel(config, params, 'text'));
   const manifest: ExportManifest = {
@@ -59,6 +70,7 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
     version: 1,
     head: config,
     dim: config.targetDim,
+    backbones: { image: imageBackbone, text: describeTextBackbone(textId) },
     normalization: 'l2',
     logitScale: scale,
     logitBias: bias,
@@ -113,5 +125,8 @@ export function readManifest(dir: string): ExportManifest {
     throw new SailError(`cannot read the export config (${(e as Error).message})`, { file });
   }
   if (m.format !== 'sail-export' || m.version !== 1) throw new SailError('not a sail export (format/version)', { file });
+  if (typeof m.backbones?.image?.id !== 'string' || typeof m.backbones?.text?.id !== 'string') {
+    throw new SailError('has no backbones record (the ids of the image and text backbones): re-export the head with this version of `sail export`', { file });
+  }
   return m;
 }

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { IvfIndex, type IvfOptions } from './ivf.js';
+import { parseSidecarCaption } from '../data/captions.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
@@ -36,6 +37,8 @@ export interface ImageIndex {
   files: string[];
   /** Paths relative to the folder, with '/' separators (shown to users). */
   names: string[];
+  /** First line of each image's sidecar caption file (`photo.txt`), where there is one. */
+  captions: (string | undefined)[];
   index: IvfIndex;
   /** Images that could not be embedded, with the reason. */
   skipped: { file: string; reason: string }[];
@@ -84,5 +87,17 @@ export async function buildImageIndex(root: string, opts: BuildIndexOptions): Pr
     off += v.length;
   }
   const names = kept.map((f) => relative(root, f).split(sep).join('/'));
-  return { files: kept, names, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+  const captions = await Promise.all(kept.map(sidecarCaption));
+  return { files: kept, names, captions, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+}
+
+/** Longest caption shown on the page. */
+const MAX_SHOWN_CAPTION = 300;
+
+/** The first line of `photo.txt` beside `photo.jpg`, if there is one (shown on the page under the image). */
+async function sidecarCaption(file: string): Promise<string | undefined> {
+  const dot = file.lastIndexOf('.');
+  const txt = await fs.readFile(file.slice(0, dot) + '.txt', 'utf8').catch(() => undefined);
+  const c = txt === undefined ? undefined : parseSidecarCaption(txt, { line: 'first' });
+  return c && c.length > MAX_SHOWN_CAPTION ? c.slice(0, MAX_SHOWN_CAPTION - 1) + '…' : c;
 }
