@@ -12,8 +12,8 @@ import { oneOf, parseNumber } from './flags.js';
 
 interface TrainFlags {
   head: string;
-  widthFactor: string;
-  dim: string;
+  widthFactor?: string;
+  dim?: string;
   loss: string;
   optimizer: string;
   lr?: string;
@@ -69,6 +69,17 @@ export function autoBatchSize(rows: number): { batch: number; why?: string } {
   return { batch, why: `the default ${DEFAULT_BATCH} is more than the store's ${rows} rows; ${batch} is the largest power of two that fits, so every epoch has a full batch (${Math.floor(rows / batch)} step(s) per epoch); --batch-size overrides` };
 }
 
+/** Below this many rows the head defaults shrink to {@link SMALL_HEAD}. */
+export const SMALL_STORE_ROWS = 20_000;
+/** The head docs/demo.md measured on 1,529 pairs: a quarter of the paper's hidden width, half its output. */
+export const SMALL_HEAD = { widthFactor: 2, dim: 512 };
+
+/** Head size when --width-factor / --dim are not given: the paper's 8 x and 1024, or {@link SMALL_HEAD} on small stores. */
+export function autoHeadSize(rows: number): { widthFactor: number; dim: number; why?: string } {
+  if (rows >= SMALL_STORE_ROWS) return { widthFactor: 8, dim: 1024 };
+  return { ...SMALL_HEAD, why: `the store has ${rows} rows (< ${SMALL_STORE_ROWS}): a head with the paper's width 8 and dim 1024 has 4x the hidden width and 2x the output for data this small; --width-factor and --dim override` };
+}
+
 /** Default learning rates: the paper's 1e-5 is tuned for batch 32768 over many epochs; small runs need more. */
 const DEFAULT_LR: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 1e-3 };
 const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
@@ -76,18 +87,27 @@ const DEFAULT_WD: Record<OptimizerKind, number> = { lion: 1e-4, adamw: 0.05 };
 const num = parseNumber;
 
 /** --batch-size, checked against the store; chosen (and explained on stderr) when not given. */
-async function chooseBatch(storeDir: string, flag: string | undefined): Promise<number> {
+async function chooseBatch(storeDir: string, flag: string | undefined): Promise<{ batchSize: number; rows: number }> {
   const store = await openStore(storeDir);
   const rows = store.rows;
   await store.close();
   if (flag !== undefined) {
     const b = num(flag, '--batch-size', { int: true, min: 2 });
     if (b > rows) throw new SailError(`--batch-size ${b} is more than the store's ${rows} rows: pass --batch-size ${rows} or less, or leave it out to choose automatically`, { file: storeDir });
-    return b;
+    return { batchSize: b, rows };
   }
   const { batch, why } = autoBatchSize(rows);
   if (why) process.stderr.write(`sail train: batch size ${batch}: ${why}\n`);
-  return batch;
+  return { batchSize: batch, rows };
+}
+
+/** --width-factor and --dim, or the small-store defaults (explained on stderr) when not given. */
+function chooseHeadSize(rows: number, f: TrainFlags): { widthFactor: number; dim: number } {
+  const auto = autoHeadSize(rows);
+  const widthFactor = f.widthFactor !== undefined ? num(f.widthFactor, '--width-factor', { int: true, positive: true }) : auto.widthFactor;
+  const dim = f.dim !== undefined ? num(f.dim, '--dim', { int: true, positive: true }) : auto.dim;
+  if (auto.why && (f.widthFactor === undefined || f.dim === undefined)) process.stderr.write(`sail train: head width factor ${widthFactor}, dim ${dim}: ${auto.why}\n`);
+  return { widthFactor, dim };
 }
 
 /** Register `sail train`. */
@@ -98,8 +118,8 @@ export function register(program: Command): void {
     .argument('<store>', 'embedding store folder (see `sail store import`)')
     .requiredOption('--out <dir>', 'output folder (checkpoint/, train.jsonl)')
     .option('--head <type>', 'head type: star | mlp | linear', 'star')
-    .option('--width-factor <n>', 'star head hidden width = n x input width', '8')
-    .option('--dim <n>', 'shared output width', '1024')
+    .option('--width-factor <n>', `star head hidden width = n x input width (default 8 as in the paper; ${SMALL_HEAD.widthFactor} on stores under ${SMALL_STORE_ROWS} rows)`)
+    .option('--dim <n>', `shared output width (default 1024; ${SMALL_HEAD.dim} on stores under ${SMALL_STORE_ROWS} rows)`)
     .option('--loss <type>', 'siglip | infonce', 'siglip')
     .option('--optimizer <type>', 'lion | adamw', 'lion')
     .option('--lr <x>', 'peak learning rate (default 1e-4 for lion, 1e-3 for adamw; the paper uses 1e-5 with batch 32768 and ~100 epochs)')
@@ -126,7 +146,8 @@ export function register(program: Command): void {
       const loss = oneOf<LossType>(f.loss, ['siglip', 'infonce'], '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });
       if (logitScale < 1 || logitScale > 100) throw new SailError(`--logit-scale must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${logitScale}`);
-      const batchSize = await chooseBatch(storeDir, f.batchSize);
+      const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize);
+      const headSize = chooseHeadSize(rows, f);
       const controller = new AbortController();
       const onSigint = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -147,8 +168,8 @@ export function register(program: Command): void {
           createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
             type: oneOf<HeadType>(f.head, ['star', 'mlp', 'linear'], '--head'),
-            widthFactor: num(f.widthFactor, '--width-factor', { int: true, positive: true }),
-            targetDim: num(f.dim, '--dim', { int: true, positive: true }),
+            widthFactor: headSize.widthFactor,
+            targetDim: headSize.dim,
             logitScaleInit: logitScale,
             logitBiasInit: num(f.logitBias, '--logit-bias'),
           },

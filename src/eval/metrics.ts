@@ -85,7 +85,7 @@ export function retrievalChance(nImages: number, imageOfText: ArrayLike<number>,
     let sum = 0;
     for (const [c, n] of counts) {
       let miss = 1;
-      for (let j = 0; j < k; j++) miss *= Math.max(0, m - c - j) / (m - j);
+      for (let j = 0; j < Math.min(k, m); j++) miss *= Math.max(0, m - c - j) / (m - j);
       sum += n * (1 - miss);
     }
     i2t[`R@${k}`] = (100 * sum) / nImages;

@@ -12,7 +12,7 @@ function permutations(n: number): number[][] {
 test('retrieval chance: closed form equals exhaustive enumeration of random rankings', () => {
   const imageOfText = [0, 0, 1, 2, 2, 2];
   const nImages = 3;
-  const ks = [1, 2, 5];
+  const ks = [1, 2, 5, 10];
   const got = retrievalChance(nImages, imageOfText, ks);
   // I2T: over all orders of the 6 texts, the rank of the best caption of each image.
   const perms = permutations(imageOfText.length);
@@ -25,7 +25,8 @@ test('retrieval chance: closed form equals exhaustive enumeration of random rank
   for (const p of perms) for (let img = 0; img < nImages; img++) rankSum += p.findIndex((t) => imageOfText[t] === img) + 1;
   assert.ok(Math.abs(got.imageToText.meanRank - rankSum / (perms.length * nImages)) < 1e-9);
   // T2I: one correct image of 3.
-  assert.deepEqual([got.textToImage['R@1'], got.textToImage['R@2'], got.textToImage['R@5'], got.textToImage.meanRank], [100 / 3, 200 / 3, 100, 2]);
+  assert.deepEqual([got.textToImage['R@1'], got.textToImage['R@2'], got.textToImage['R@5'], got.textToImage['R@10'], got.textToImage.meanRank], [100 / 3, 200 / 3, 100, 100, 2]);
+  assert.equal(got.imageToText['R@10'], 100);
 });
 
 test('eval report prints chance rows for retrieval and zero-shot', () => {
