@@ -96,23 +96,26 @@ export class SailModel {
     return out;
   }
 
-  /** Head of pre-computed image backbone features [n, visionDim] -> [n, dim]. */
+  /** Head of pre-computed image backbone features (flat, n·visionDim) -> flat row-major Float32Array of n·dim. */
   encodeImageFeatures(features: Float32Array, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('vision', features, opts.normalize ?? true);
   }
 
-  /** Head of pre-computed text backbone features [n, textDim] -> [n, dim]. */
+  /** Head of pre-computed text backbone features (flat, n·textDim) -> flat row-major Float32Array of n·dim. */
   encodeTextFeatures(features: Float32Array, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('text', features, opts.normalize ?? true);
   }
 
-  /** Images (paths or encoded bytes) -> aligned embeddings [n, dim]. */
+  /**
+   * Images (paths or encoded bytes) -> aligned embeddings as ONE flat row-major Float32Array of length
+   * n·dim (not a nested array): image i is `result.subarray(i * model.dim, (i + 1) * model.dim)`.
+   */
   async encodeImage(images: ImageInput[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.vision) throw new SailError('this model has no image backbone (pass visionModel to createModel)');
     return this.encodeImageFeatures(await this.vision.encode(images), opts);
   }
 
-  /** Texts -> aligned embeddings [n, dim]. */
+  /** Texts -> aligned embeddings, flat row-major Float32Array of length n·dim (as {@link encodeImage}). */
   async encodeText(texts: string[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.text) throw new SailError('this model has no text backbone (pass textModel to createModel)');
     return this.encodeTextFeatures(await this.text.encode(texts), opts);
@@ -130,7 +133,7 @@ export class SailModel {
     return { data, n: images.length, patches: p.patches, grid: p.grid, dim: this.dim };
   }
 
-  /** Cosine similarity matrix [na, nb] of two row-major embedding sets (rows are re-normalised). */
+  /** Cosine similarity of two row-major embedding sets (rows re-normalised): flat na·nb, entry (i, j) at i·nb + j. */
   similarity(a: Float32Array, b: Float32Array): Float32Array {
     return cosineMatrix(a, b, this.dim);
   }
@@ -150,8 +153,9 @@ export class SailModel {
   }
 
   /**
-   * Zero-shot class probabilities [n, labels]. 'sigmoid' (default): sigmoid(exp(s) cos + b) per label,
-   * independent as in SigLIP; 'softmax': softmax over labels of exp(s) cos.
+   * Zero-shot class probabilities as a flat row-major Float32Array of length n·labels.length: image i,
+   * label j at `i * labels.length + j`. 'sigmoid' (default): sigmoid(exp(s) cos + b) per label,
+   * independent as in SigLIP; 'softmax': softmax over labels of exp(s) cos (each image's row sums to 1).
    */
   async zeroShotProbabilities(images: ImageInput[], labels: string[], opts: ZeroShotOptions = {}): Promise<Float32Array> {
     const img = await this.encodeImage(images);
