@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseSidecarCaption } from '../../src/data/captions.js';
 import { importFolder } from '../../src/data/import.js';
 import { processImage } from '../../src/data/image.js';
-import { assignGroups, groupKey, splitShards } from '../../src/data/split.js';
+import { assignGroups, groupKey } from '../../src/data/split.js';
 import { readWds, type WdsSample } from '../../src/data/wds.js';
 import { tempDir } from '../helpers/paths.js';
 import { runSail } from '../helpers/cli.js';

@@ -9,16 +9,11 @@ import { createTrainEngine } from '../../src/train/engine.js';
 import { Rng } from '../../src/util/rng.js';
 import { runSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
+import { latentRows } from './latent.js';
 
 /** One modality from a shared latent through a fixed random map, written as a train store (first `split` rows) and a held-out store (the rest). */
 async function stores(dir: string, name: string, latent: Float32Array, n: number, k: number, dim: number, mix: number, split: number, rng: Rng): Promise<void> {
-  const m = new Float32Array(k * dim).map(() => rng.normal());
-  const x = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) {
-    let s = 0;
-    for (let a = 0; a < k; a++) s += latent[i * k + a] * m[a * dim + j];
-    x[i * dim + j] = mix * s + (1 - mix) * 3 * rng.normal();
-  }
+  const x = latentRows(latent, n, k, dim, mix, rng);
   for (const [sub, a, b] of [['train', 0, split], ['test', split, n]] as const) {
     const w = await createStoreWriter(join(dir, `${name}-${sub}`), { modalities: [{ name: name.startsWith('img') ? 'image' : 'text', dim, dtype: 'float32', model: `synthetic-${mix}` }] });
     await w.writePart(0, { [name.startsWith('img') ? 'image' : 'text']: x.slice(a * dim, b * dim) });
