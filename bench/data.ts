@@ -47,7 +47,7 @@ export async function run(): Promise<void> {
     for (const concurrency of [1, 8, 64]) {
       const out = join(dir, `out-${concurrency}`);
       const t0 = performance.now();
-      const { summary } = await download({ input: list, urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 64, concurrency, image: { size: 256, quality: 90 } });
+      const { summary } = await download({ input: list, urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 64, concurrency, network: { allowLoopback: true }, image: { size: 256, quality: 90 } });
       const s = (performance.now() - t0) / 1000;
       if (summary.ok !== ROWS) throw new Error(`only ${summary.ok} of ${ROWS} images landed`);
       console.log(`  concurrency ${String(concurrency).padStart(2)}: ${(ROWS / s).toFixed(1)} images/s (${s.toFixed(2)} s)`);

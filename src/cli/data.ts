@@ -8,7 +8,7 @@ import type { ListFormat } from '../data/lists.js';
 import { parseShardSplit } from '../data/shards.js';
 import { oneOf } from './flags.js';
 import { registerSplit } from './split.js';
-import { addCommonOptions, imageFlags, intFlag, printSummary, progressBar, type CommonFlags } from './download.js';
+import { addCommonOptions, FLAG_LIMITS, imageFlags, intFlag, printSummary, progressBar, type CommonFlags } from './download.js';
 
 interface ImportFlags extends CommonFlags {
   input: string;
@@ -66,11 +66,11 @@ export function register(program: Command): void {
       input: f.input,
       output: f.output,
       captions,
-      shardSize: intFlag(f.shardSize, '--shard-size'),
-      concurrency: intFlag(f.concurrency, '--concurrency'),
+      shardSize: intFlag(f.shardSize, '--shard-size', 1, FLAG_LIMITS.shardSize),
+      concurrency: intFlag(f.concurrency, '--concurrency', 1, FLAG_LIMITS.concurrency),
       split: f.shard !== undefined ? parseShardSplit(f.shard) : undefined,
       image: imageFlags(f),
-      maxBytes: intFlag(f.maxBytes, '--max-bytes'),
+      maxBytes: intFlag(f.maxBytes, '--max-bytes', 1, FLAG_LIMITS.maxBytes),
       onProgress: bar.update,
     }).finally(bar.stop);
     printSummary(result.summary, result.progress, f.output, f.json, result.examples);

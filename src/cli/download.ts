@@ -9,17 +9,29 @@ import type { ImageOptions } from '../data/image.js';
 import { SailError } from '../util/errors.js';
 import { parseNumber } from './flags.js';
 
-/** Parse a positive integer flag. */
-export function intFlag(v: string, flag: string, min = 1): number {
-  return parseNumber(v, flag, { int: true, min });
+/** Parse an integer flag within [min, max]. */
+export function intFlag(v: string, flag: string, min = 1, max?: number): number {
+  return parseNumber(v, flag, { int: true, min, max });
 }
 
-/** Parse a duration in seconds (may be fractional) into milliseconds. */
-export function secondsFlag(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new SailError(`${flag} must be a positive number of seconds, got ${JSON.stringify(v)}`);
-  return Math.round(n * 1000);
+/** Parse a duration in seconds (may be fractional, at most `maxSeconds`) into whole milliseconds (>= 1). */
+export function secondsFlag(v: string, flag: string, maxSeconds: number): number {
+  return Math.max(1, Math.round(parseNumber(v, flag, { positive: true, max: maxSeconds }) * 1000));
 }
+
+/** Upper bounds of the numeric flags of `download` and `data import`. */
+export const FLAG_LIMITS = {
+  shardSize: 1_000_000,
+  concurrency: 1024,
+  imageSize: 16_384,
+  maxPixels: 1_000_000_000,
+  maxBytes: 1024 * 1024 * 1024,
+  timeoutSeconds: 3600,
+  bodyTimeoutSeconds: 86_400,
+  backoffSeconds: 600,
+  retries: 100,
+  maxRedirects: 20,
+} as const;
 
 /** Flags shared by `download` and `data import`. */
 export interface CommonFlags {
@@ -50,9 +62,11 @@ export function addCommonOptions(cmd: Command): Command {
 
 /** Image options from the shared flags. */
 export function imageFlags(f: CommonFlags): ImageOptions {
-  const quality = intFlag(f.quality, '--quality');
-  if (quality > 100) throw new SailError(`--quality must be 1-100, got ${quality}`);
-  return { size: intFlag(f.imageSize, '--image-size', 0), quality, maxPixels: intFlag(f.maxPixels, '--max-pixels') };
+  return {
+    size: intFlag(f.imageSize, '--image-size', 0, FLAG_LIMITS.imageSize),
+    quality: intFlag(f.quality, '--quality', 1, 100),
+    maxPixels: intFlag(f.maxPixels, '--max-pixels', 1, FLAG_LIMITS.maxPixels),
+  };
 }
 
 /** A counter display on stderr (shown only on a terminal). */
@@ -95,6 +109,9 @@ interface DownloadFlags extends CommonFlags {
   backoff: string;
   maxRedirects: string;
   userAgent?: string;
+  allowLoopback?: boolean;
+  allowPrivateNetwork?: boolean;
+  overwrite?: boolean;
 }
 
 /** Register `sail download`. */
@@ -111,7 +128,10 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries after 5xx/network errors/timeouts (never after 4xx)', '2')
     .option('--backoff <s>', 'first retry delay in seconds (doubles each retry)', '0.5')
     .option('--max-redirects <n>', 'redirects followed', '5')
-    .option('--user-agent <ua>', 'User-Agent header');
+    .option('--user-agent <ua>', 'User-Agent header')
+    .option('--allow-loopback', 'allow URLs on this machine (127.0.0.0/8, ::1); refused by default')
+    .option('--allow-private-network', 'allow private-network URLs (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7); refused by default')
+    .option('--overwrite', 'replace an output folder that holds shards of a different list (default: refuse; the same list resumes)');
   addCommonOptions(cmd).action(async (f: DownloadFlags) => {
     const formats = ['csv', 'tsv', 'jsonl', 'parquet'];
     if (f.format !== undefined && !formats.includes(f.format)) throw new SailError(`--format must be one of ${formats.join(', ')}, got ${f.format}`);
@@ -123,18 +143,20 @@ export function register(program: Command): void {
       urlCol: f.urlCol,
       captionCols,
       output: f.output,
-      shardSize: intFlag(f.shardSize, '--shard-size'),
-      concurrency: intFlag(f.concurrency, '--concurrency'),
+      shardSize: intFlag(f.shardSize, '--shard-size', 1, FLAG_LIMITS.shardSize),
+      concurrency: intFlag(f.concurrency, '--concurrency', 1, FLAG_LIMITS.concurrency),
       split: f.shard !== undefined ? parseShardSplit(f.shard) : undefined,
       fetch: {
-        timeoutMs: secondsFlag(f.timeout, '--timeout'),
-        bodyTimeoutMs: secondsFlag(f.bodyTimeout, '--body-timeout'),
-        retries: intFlag(f.retries, '--retries', 0),
-        backoffMs: secondsFlag(f.backoff, '--backoff'),
-        maxRedirects: intFlag(f.maxRedirects, '--max-redirects', 0),
-        maxBytes: intFlag(f.maxBytes, '--max-bytes'),
+        timeoutMs: secondsFlag(f.timeout, '--timeout', FLAG_LIMITS.timeoutSeconds),
+        bodyTimeoutMs: secondsFlag(f.bodyTimeout, '--body-timeout', FLAG_LIMITS.bodyTimeoutSeconds),
+        retries: intFlag(f.retries, '--retries', 0, FLAG_LIMITS.retries),
+        backoffMs: secondsFlag(f.backoff, '--backoff', FLAG_LIMITS.backoffSeconds),
+        maxRedirects: intFlag(f.maxRedirects, '--max-redirects', 0, FLAG_LIMITS.maxRedirects),
+        maxBytes: intFlag(f.maxBytes, '--max-bytes', 1, FLAG_LIMITS.maxBytes),
         ...(f.userAgent ? { userAgent: f.userAgent } : {}),
       },
+      network: { allowLoopback: f.allowLoopback === true, allowPrivateNetwork: f.allowPrivateNetwork === true },
+      overwrite: f.overwrite === true,
       image: imageFlags(f),
       onProgress: bar.update,
     }).finally(bar.stop);

@@ -6,11 +6,22 @@ export interface NumberRule {
   int?: boolean;
   /** Inclusive lower bound. */
   min?: number;
+  /** Inclusive upper bound. Without one, |value| must stay within {@link FLAG_MAGNITUDE_LIMIT}. */
+  max?: number;
   /** Strictly greater than zero. */
   positive?: boolean;
 }
 
+/** Largest magnitude any numeric flag accepts when its rule names no `max` (1e308 is never meant). */
+export const FLAG_MAGNITUDE_LIMIT = 1e12;
+
 function describeRule(r: NumberRule): string {
+  const lo = r.int && r.positive && r.min === undefined ? 1 : r.min;
+  const kind = r.int ? 'an integer' : 'a number';
+  if (r.max !== undefined) {
+    if (lo !== undefined) return `${kind} from ${lo} to ${r.max}`;
+    return r.positive ? `${kind} > 0 and <= ${r.max}` : `${kind} <= ${r.max}`;
+  }
   if (r.int && r.positive) return 'a positive integer';
   if (r.int) return r.min !== undefined ? `an integer >= ${r.min}` : 'an integer';
   if (r.positive) return 'a positive number';
@@ -20,8 +31,10 @@ function describeRule(r: NumberRule): string {
 /** Parse a numeric flag value, or throw a SailError naming the flag, the rule and the value. */
 export function parseNumber(v: string, flag: string, rule: NumberRule = {}): number {
   const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0);
+  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.int || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (!rule.positive || n > 0) &&
+    (rule.max === undefined || n <= rule.max);
   if (!ok) throw new SailError(`${flag} must be ${describeRule(rule)}, got ${JSON.stringify(v)}`);
+  if (rule.max === undefined && Math.abs(n) > FLAG_MAGNITUDE_LIMIT) throw new SailError(`${flag} must be ${describeRule(rule)} of at most ${FLAG_MAGNITUDE_LIMIT} in magnitude, got ${JSON.stringify(v)}`);
   return n;
 }
 

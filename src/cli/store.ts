@@ -5,6 +5,7 @@ import { importNpy } from '../store/npy.js';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import { parseNumber } from './flags.js';
+import { lockFolder } from '../util/lease.js';
 
 interface ImportFlags {
   images: string;
@@ -40,6 +41,8 @@ export function register(program: Command): void {
       if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${flags.dtype}`);
       const bar = new cliProgress.SingleBar({ format: 'import [{bar}] {value}/{total} rows', stream: process.stderr }, cliProgress.Presets.shades_classic);
       let started = false;
+      // one writer per store folder: a second import is refused at once, naming the holder
+      const lease = await lockFolder(flags.out, 'sail store import');
       const manifest = await importNpy({
         images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
         dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
@@ -51,7 +54,7 @@ export function register(program: Command): void {
           }
           bar.update(done);
         },
-      }).finally(() => started && bar.stop());
+      }).finally(async () => { if (started) bar.stop(); await lease.release(); });
       if (flags.json) console.log(JSON.stringify(manifest, null, 2));
       else console.log(`store ${flags.out}: ${manifest.rows} rows, ${manifest.parts.length} parts, modalities ${describe(manifest.modalities)}`);
     });

@@ -9,6 +9,7 @@ import { SailError } from '../util/errors.js';
 import { openStore } from '../store/reader.js';
 import type { RetrievalMetrics } from '../eval/metrics.js';
 import { oneOf, parseNumber } from './flags.js';
+import { lockFolder } from '../util/lease.js';
 
 interface TrainFlags {
   head: string;
@@ -160,6 +161,8 @@ export function register(program: Command): void {
         cliProgress.Presets.shades_classic);
       let started = false;
       let summary: TrainSummary;
+      // one trainer per --out folder: a second one is refused at once, naming the holder
+      const lease = await lockFolder(f.out, 'sail train');
       try {
         summary = await trainLoop({
           storeDir,
@@ -202,6 +205,7 @@ export function register(program: Command): void {
       } finally {
         if (started) bar.stop();
         process.off('SIGINT', onSigint);
+        await lease.release();
       }
       const out = {
         store: storeDir, out: f.out, checkpoint: summary.checkpoint, log: summary.log, head: summary.head,

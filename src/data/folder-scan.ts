@@ -13,7 +13,7 @@ export type SkipReason =
   | 'unsupported_type'
   /** A caption file (sidecar mode) with no image of the same stem beside it. */
   | 'caption_without_image'
-  /** A symbolic link: never followed (it could leave the folder or loop). */
+  /** A symbolic link to an image or folder: never followed (it could leave the folder or loop). */
   | 'symlink';
 
 /** One file found in the folder, relative path with '/' separators. */
@@ -55,11 +55,13 @@ export async function scanImportFolder(root: string, captionExt?: string): Promi
   const out: ScannedFile[] = [];
   for (const f of found) {
     const ext = extname(f.file).toLowerCase();
+    const isCaption = captionExt !== undefined && ext === captionExt;
+    // A caption file belongs to its image even when it is a link: the import reads it confined to the folder.
+    if (isCaption && imageStems.has(stemOf(f.file))) continue;
     if (f.symlink) out.push({ file: f.file, skip: 'symlink' });
     else if (isImage(f.file)) out.push({ file: f.file });
-    else if (captionExt !== undefined && ext === captionExt) {
-      if (!imageStems.has(stemOf(f.file))) out.push({ file: f.file, skip: 'caption_without_image' });
-    } else out.push({ file: f.file, skip: 'unsupported_type' });
+    else if (isCaption) out.push({ file: f.file, skip: 'caption_without_image' });
+    else out.push({ file: f.file, skip: 'unsupported_type' });
   }
   return out;
 }

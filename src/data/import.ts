@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { OUTSIDE_ROOT, readInside } from './confine.js';
 import { DEFAULT_IMAGE_OPTIONS, type ImageOptions } from './image.js';
 import { readUrlList, type ListFormat } from './lists.js';
 import { runShardPipeline, type PipelineProgress, type SourceRow } from './pipeline.js';
@@ -53,12 +54,14 @@ function insideRoot(root: string, rel: string): string | undefined {
   return abs;
 }
 
-async function readSidecar(path: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+/** Largest sidecar caption file read (a caption, not a book). */
+const SIDECAR_MAX_BYTES = 16 * 1024 * 1024;
+
+/** A sidecar caption file's raw text: missing is no caption; one that resolves outside the folder is an error. */
+async function readSidecar(rootReal: string, path: string, label: string): Promise<{ text?: string; error?: string; reason?: string }> {
+  const got = await readInside(rootReal, path, label, SIDECAR_MAX_BYTES);
+  if (!got.ok) return got.reason === OUTSIDE_ROOT || got.reason === 'too_large' ? { error: `sidecar ${got.message}`, reason: got.reason } : {};
+  return { text: got.body.toString('utf8') };
 }
 
 /** Captions shown in the import summary, so a wrong parse is visible at once. */
@@ -80,6 +83,7 @@ export async function importFolder(opts: ImportOptions): Promise<ImportResult> {
   const root = resolve(opts.input);
   const stat = await fs.stat(root).catch(() => undefined);
   if (!stat?.isDirectory()) throw new SailError('not a folder', { file: opts.input });
+  const rootReal = await fs.realpath(root);
   const image: ImageOptions = { ...DEFAULT_IMAGE_OPTIONS, svg: true, ...opts.image };
   const maxBytes = opts.maxBytes ?? 20 * 1024 * 1024;
   const cap = opts.captions;
@@ -110,8 +114,12 @@ export async function importFolder(opts: ImportOptions): Promise<ImportResult> {
         skipped.set(f, skip);
         yield { index: i, ref: f, captions: {} };
       } else if (cap.kind === 'sidecar') {
-        const raw = await readSidecar(join(root, stemOf(f) + '.txt'));
-        const text = raw === undefined ? undefined : parseSidecarCaption(raw, cap, regex);
+        const side = await readSidecar(rootReal, join(root, stemOf(f) + '.txt'), `${stemOf(f)}.txt`);
+        if (side.error !== undefined) {
+          yield { index: i, ref: f, captions: {}, error: side.error, errorReason: side.reason };
+          continue;
+        }
+        const text = side.text === undefined ? undefined : parseSidecarCaption(side.text, cap, regex);
         const captions: Record<string, string> = text !== undefined ? { caption: text } : {};
         noteExample(f, captions);
         yield { index: i, ref: f, captions };
@@ -136,11 +144,8 @@ export async function importFolder(opts: ImportOptions): Promise<ImportResult> {
       }
       const abs = insideRoot(root, row.ref!);
       if (!abs) return { ok: false, reason: 'invalid_row', message: `path "${row.ref}" leaves the folder` };
-      const st = await fs.lstat(abs).catch(() => undefined);
-      if (!st) return { ok: false, reason: 'missing_file', message: `no such file: ${row.ref}` };
-      if (!st.isFile()) return { ok: false, reason: 'invalid_row', message: `not a regular file: ${row.ref}` };
-      if (st.size > maxBytes) return { ok: false, reason: 'too_large', message: `${st.size} bytes exceeds ${maxBytes}` };
-      return { ok: true, body: await fs.readFile(abs) };
+      // the path text stays inside; its resolved form must too (a symlinked folder could lead anywhere)
+      return readInside(rootReal, abs, row.ref!, maxBytes);
     },
     {
       output: opts.output,
@@ -150,6 +155,7 @@ export async function importFolder(opts: ImportOptions): Promise<ImportResult> {
       image,
       captionCols,
       meta: { source: 'import', input: root, captions: cap, image },
+      purpose: 'sail data import',
       onProgress: opts.onProgress,
     },
   );

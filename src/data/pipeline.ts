@@ -1,10 +1,10 @@
 // The shard pipeline shared by `sail download` and `sail data import`: rows are cut into fixed ranges
 // (shard k = rows [k*S, (k+1)*S)), each row is loaded and normalised with bounded concurrency, and each
 // shard is written atomically once all its rows are settled. Completed shards are skipped on rerun.
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
+import { lockSlot, withLease } from '../util/lease.js';
+import { checkDatasetConfig, identityTag } from './dataset-config.js';
 import { ImageRejected, processImage, type ImageOptions } from './image.js';
 import { completedShards, ownsShard, removeStaleTemps, sampleKey, writeShard, writeSummary, type DataSummary, type ShardSample, type ShardSplit, type StatusEntry } from './shards.js';
 
@@ -15,8 +15,9 @@ export interface SourceRow {
   captions: Record<string, string>;
   /** Extra fields copied into `key.json` (e.g. a folder label). */
   extra?: Record<string, unknown>;
-  /** Set on unusable rows; recorded as failure reason `invalid_row`. */
+  /** Set on unusable rows; recorded as failure reason `errorReason` (default `invalid_row`). */
   error?: string;
+  errorReason?: string;
 }
 
 /** Result of loading a row's bytes. */
@@ -33,6 +34,12 @@ export interface PipelineOptions {
   captionCols: string[];
   /** Recorded in `dataset.json` and `summary.json` (input, columns, options). */
   meta: Record<string, unknown>;
+  /** What must match for a rerun to resume (e.g. the URL list's content hash); see dataset-config.ts. */
+  identity?: Record<string, unknown>;
+  /** Replace a folder that holds another input or shard size instead of refusing. */
+  overwrite?: boolean;
+  /** Names the command in lock messages (`sail download`). */
+  purpose?: string;
   /** Shards buffered in memory at once (the finished one being written and the next being filled). */
   maxOpenShards?: number;
   onProgress?: (p: PipelineProgress) => void;
@@ -55,30 +62,12 @@ interface Outcome {
   sample?: ShardSample;
 }
 
-/** Check (or create) `dataset.json`, which pins the shard size: changing it would move rows between shards. */
-async function checkDatasetConfig(dir: string, shardSize: number, meta: Record<string, unknown>): Promise<void> {
-  const path = join(dir, 'dataset.json');
-  let existing: { shardSize?: unknown } | undefined;
-  try {
-    existing = JSON.parse(await fs.readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new SailError(`unreadable dataset.json: ${(err as Error).message}`, { file: path });
-  }
-  if (existing) {
-    if (existing.shardSize !== shardSize) {
-      throw new SailError(`output was written with shard size ${String(existing.shardSize)}, not ${shardSize}; use the same --shard-size or a new output folder`, { file: path });
-    }
-    return;
-  }
-  await writeJsonAtomic(path, { format: 'sail-wds', version: 1, shardSize, ...meta });
-}
-
 /** Turn one row into a status entry and, when it succeeds, a sample. Never throws. */
 async function processRow(row: SourceRow, load: (row: SourceRow) => Promise<LoadResult>, opts: PipelineOptions): Promise<Outcome> {
   const key = sampleKey(row.index);
   const status: StatusEntry = { row: row.index, key, url: row.ref, status: 'failed' };
   if (row.error !== undefined || row.ref === undefined) {
-    status.error = 'invalid_row';
+    status.error = row.errorReason ?? 'invalid_row';
     status.message = row.error ?? 'no URL';
     return { status };
   }
@@ -123,8 +112,19 @@ export async function runShardPipeline(rows: AsyncIterable<SourceRow>, load: (ro
   // without creating or pinning an output folder.
   const it = rows[Symbol.asyncIterator]();
   const first = await it.next();
-  await fs.mkdir(opts.output, { recursive: true });
-  await checkDatasetConfig(opts.output, opts.shardSize, opts.meta);
+  // This worker's slot (`--shard i/n`, or 0/1) is locked for the whole run: no second process writes its shards.
+  const slot = opts.split ?? { index: 0, count: 1 };
+  const lease = await lockSlot(opts.output, slot, `${opts.purpose ?? 'sail'} --shard ${slot.index}/${slot.count}`, { tag: identityTag(opts.identity) });
+  try {
+    await checkDatasetConfig(opts.output, { shardSize: opts.shardSize, meta: opts.meta, identity: opts.identity, overwrite: opts.overwrite, split: slot });
+    return await runLocked(it, first, load, opts, lease.check);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** The body of {@link runShardPipeline}, run while this worker's slot lock is held. */
+async function runLocked(it: AsyncIterator<SourceRow>, first: IteratorResult<SourceRow>, load: (row: SourceRow) => Promise<LoadResult>, opts: PipelineOptions, stillHeld: () => Promise<void>): Promise<{ summary: DataSummary; progress: PipelineProgress }> {
   await removeStaleTemps(opts.output, opts.split);
   const done = await completedShards(opts.output);
   const progress: PipelineProgress = { rows: 0, ok: 0, failed: 0, skipped: 0, shardsWritten: 0, shardsSkipped: 0 };
@@ -145,6 +145,7 @@ export async function runShardPipeline(rows: AsyncIterable<SourceRow>, load: (ro
     const p = Promise.all(shard.tasks).then(async (outcomes) => {
       outcomes.sort((a, b) => a.status.row - b.status.row);
       const samples = outcomes.flatMap((o) => (o.sample ? [o.sample] : []));
+      await stillHeld();
       await writeShard(opts.output, shard.k, samples, outcomes.map((o) => o.status));
       progress.shardsWritten++;
       report();
@@ -189,6 +190,7 @@ export async function runShardPipeline(rows: AsyncIterable<SourceRow>, load: (ro
   if (current && !failure) close(current);
   await Promise.allSettled(finalizers);
   if (failure) throw failure;
-  const summary = await writeSummary(opts.output, opts.shardSize, opts.meta);
+  // Workers finishing together each rebuild the shared summary: one at a time, each from what is on disk.
+  const summary = await withLease(join(opts.output, '.sail-summary.lock'), { purpose: 'rebuilding summary.json', waitMs: 60_000 }, () => writeSummary(opts.output, opts.shardSize, opts.meta));
   return { summary, progress };
 }

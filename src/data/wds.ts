@@ -127,7 +127,8 @@ export async function* readShard(path: string, opts: WdsReadOptions = {}): Async
       if (!current) {
         if (seen.has(key)) throw fail(name, `sample "${key}" appears again after other samples (members of a sample must be adjacent)`);
         seen.add(key);
-        current = { key, members: {}, names: [] };
+        // no prototype: a member named `x.constructor` or `x.__proto__` is just another extension
+        current = { key, members: Object.create(null) as Record<string, Buffer>, names: [] };
       }
       if (current.members[ext] !== undefined) throw fail(name, 'duplicate member');
       current.members[ext] = data;

@@ -4,6 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
+import { isAlive } from '../util/lease.js';
 
 /** One dropped row. */
 export interface RowError {
@@ -115,13 +116,4 @@ export async function removeStaleTemps(dir: string, minAgeMs = 0): Promise<numbe
     removed += 1;
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

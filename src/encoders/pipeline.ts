@@ -6,8 +6,12 @@ import type { ModalitySpec, StoreDtype, StoreManifest } from '../store/format.js
 import { SailError } from '../util/errors.js';
 import { checkRunSettings, mergeRecords, removeStaleTemps, writePartRecord, RECORD_DIR, type RowError } from './encode-records.js';
 import { openSource, type CaptionSpec, type SourceRow } from './sources.js';
+import { lockSlot, withLease, type Lease } from '../util/lease.js';
 import type { ImageEncoder, ImageInput, PreparedBatch, TextEncoder } from './types.js';
 import { join } from 'node:path';
+
+/** Lock around the shared settings check and the final manifest rebuild (held briefly; others wait). */
+const FINALIZE_LOCK = '.sail-finalize.lock';
 
 /** Progress of a run, reported after every batch. */
 export interface EncodeProgress {
@@ -130,7 +134,32 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
     input: resolve(opts.input), kind: source.kind, partSize, dtype, limit: opts.limit ?? null, imageColumn: opts.imageColumn ?? null,
     captions, models: Object.fromEntries(modalities.map((m) => [m.name, { model: m.model, dim: m.dim }])),
   };
-  await checkRunSettings(opts.out, settings);
+  // This process's slot (`--shard i/n`) is locked for the whole run: no second process writes its parts.
+  const lease = await lockSlot(opts.out, shard, `sail encode --shard ${shard.index}/${shard.count}`);
+  try {
+    return await encodeLocked(opts, { source, captions, modalities, settings, partSize, batchSize, shard, onError, lease });
+  } finally {
+    await lease.release();
+  }
+}
+
+/** What {@link encode} prepared before taking its slot lock. */
+interface EncodeRun {
+  source: Awaited<ReturnType<typeof openSource>>;
+  captions: CaptionSpec[];
+  modalities: ModalitySpec[];
+  settings: Record<string, unknown> & { input: string };
+  partSize: number;
+  batchSize: number;
+  shard: { index: number; count: number };
+  onError: 'skip' | 'fail';
+  lease: Lease;
+}
+
+async function encodeLocked(opts: EncodeOptions, run: EncodeRun): Promise<EncodeResult> {
+  const { imageEncoder, textEncoder } = opts;
+  const { source, captions, modalities, settings, partSize, batchSize, shard, onError, lease } = run;
+  await withLease(join(opts.out, FINALIZE_LOCK), { purpose: 'checking encode settings', waitMs: 60_000 }, () => checkRunSettings(opts.out, settings));
   // a single-shard run owns the folder; with several shards only clearly abandoned temps are removed
   const tempAge = shard.count === 1 ? 0 : 3_600_000;
   await removeStaleTemps(opts.out, tempAge);
@@ -213,6 +242,7 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
         if (imageEncoder) data.image = concat(results.map((r) => r.image!));
         for (const c of captions) data[c.modality] = concat(results.map((r) => r.texts[c.modality]));
         // the record goes first: a part whose JSON exists always has its row ids and errors
+        await lease.check();
         await writePartRecord(opts.out, k, { rows: keptRows, errors: results.flatMap((r) => r.errors) });
         await writer.writePart(k, data);
         res.partsWritten += 1;
@@ -246,11 +276,13 @@ export async function encode(opts: EncodeOptions): Promise<EncodeResult> {
   if (res.sourceRows === 0) throw new SailError('the input has no rows', { file: opts.input });
 
   const parts = Math.ceil(res.sourceRows / partSize);
-  const complete = Array.from({ length: parts }, (_, k) => writer.hasPart(k)).every(Boolean);
-  if (complete) {
+  // Slots finishing together: one at a time checks completeness and rebuilds errors.jsonl and the manifest.
+  await withLease(join(opts.out, FINALIZE_LOCK), { purpose: 'finalising the store', waitMs: 60_000 }, async () => {
+    const complete = Array.from({ length: parts }, (_, k) => writer.hasPart(k)).every(Boolean);
+    if (!complete) return;
     const merged = await mergeRecords(opts.out, parts, res.sourceRows);
     const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows } };
     res.manifest = await (await createStoreWriter(opts.out, { modalities, meta })).finalize();
-  }
+  });
   return res;
 }

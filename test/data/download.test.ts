@@ -63,7 +63,7 @@ test('download: good images land, bad ones are recorded with the right reason, m
   const started = Date.now();
   const { summary, progress } = await download({
     input: list, urlCol: 'url', captionCols: ['caption', 'alt'], output: join(dir, 'out'),
-    shardSize: 8, concurrency: 8, fetch: fast, image: { size: 128, quality: 85, maxPixels: 5_000_000 },
+    shardSize: 8, concurrency: 8, fetch: fast, network: { allowLoopback: true }, image: { size: 128, quality: 85, maxPixels: 5_000_000 },
   });
   const elapsed = Date.now() - started;
   const growth = process.memoryUsage().rss - rss0;
@@ -128,7 +128,7 @@ test('download: --shard i/n splits work disjointly and a rerun skips complete sh
   const list = join(dir, 'list.csv');
   writeFileSync(list, csvOf(rows));
   const out = join(dir, 'out');
-  const opts = { input: list, urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 3, concurrency: 4, fetch: fast, image: { size: 64 } };
+  const opts = { input: list, urlCol: 'url', captionCols: ['caption'], output: out, shardSize: 3, concurrency: 4, fetch: fast, network: { allowLoopback: true }, image: { size: 64 } };
   const a = await download({ ...opts, split: { index: 0, count: 2 } });
   assert.deepEqual(readdirSync(out).filter((n) => n.endsWith('.tar')).sort(), ['00000.tar', '00002.tar']);
   assert.equal(a.progress.rows, 3 + 3);

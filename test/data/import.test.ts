@@ -59,7 +59,8 @@ test('import: folder names as labels, and a CSV mapping with path-escape rows re
   writeFileSync(list, 'file,short,long\ndogs/c.jpeg,dog,"a dog, lying down"\n../outside.jpg,x,y\ncats/missing.jpg,m,\ncats/a.jpg,cat,\n/etc/passwd,p,\ndogs/link.jpg,l,\n');
   const out2 = join(tempDir(), 'mapped');
   const { summary } = await importFolder({ input: root, output: out2, captions: { kind: 'list', path: list, fileCol: 'file', captionCols: ['short', 'long'] } });
-  assert.deepEqual(summary.failedByReason, { invalid_row: 3, missing_file: 1 });
+  // dogs/link.jpg is a symlink to /etc/hostname: refused on its resolved path, with its own reason
+  assert.deepEqual(summary.failedByReason, { invalid_row: 2, missing_file: 1, outside_root: 1 });
   const got = await samples(out2);
   assert.deepEqual(got.map((s) => [s.key, s.text, s.json!.captions]), [
     ['000000000', 'dog', { short: 'dog', long: 'a dog, lying down' }], ['000000003', 'cat', { short: 'cat' }],
@@ -67,5 +68,5 @@ test('import: folder names as labels, and a CSV mapping with path-escape rows re
   const st = await readStatus(join(out2, '00000.status.jsonl'));
   assert.match(st[1].message!, /leaves the folder/);
   assert.match(st[4].message!, /absolute or leaves/);
-  assert.match(st[5].message!, /not a regular file/);
+  assert.match(st[5].message!, /resolves to \/etc\/hostname, outside the input folder/);
 });

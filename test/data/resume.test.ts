@@ -34,7 +34,7 @@ test('download: SIGKILL mid-run, rerun, and every row is stored exactly once', {
     writeFileSync(list, csvOf(rows));
     const out = join(dir, 'shards');
     const args = ['download', '-i', list, '-o', out, '--caption-col', 'caption', '--shard-size', '4', '--concurrency', '2',
-      '--image-size', '64', '--timeout', '20', '--body-timeout', '30', '--retries', '0', '--json'];
+      '--image-size', '64', '--timeout', '20', '--body-timeout', '30', '--retries', '0', '--json', '--allow-loopback'];
 
     const first = startSail(args);
     const firstExit = exited(first);
