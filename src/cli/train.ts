@@ -147,8 +147,6 @@ export function register(program: Command): void {
       const loss = oneOf<LossType>(f.loss, ['siglip', 'infonce'], '--loss');
       const logitScale = num(f.logitScale, '--logit-scale', { positive: true });
       if (logitScale < 1 || logitScale > 100) throw new SailError(`--logit-scale must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${logitScale}`);
-      const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize);
-      const headSize = chooseHeadSize(rows, f);
       const controller = new AbortController();
       const onSigint = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -164,6 +162,9 @@ export function register(program: Command): void {
       // one trainer per --out folder: a second one is refused at once, naming the holder
       const lease = await lockFolder(f.out, 'sail train');
       try {
+        // after the lock: a locked --out is refused before the store is even read
+        const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize);
+        const headSize = chooseHeadSize(rows, f);
         summary = await trainLoop({
           storeDir,
           outDir: f.out,

@@ -3,6 +3,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { lockFolder } from '../util/lease.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { readWds, type WdsSample } from './wds.js';
@@ -103,9 +104,19 @@ export async function splitShards(o: SplitOptions): Promise<SplitResult> {
   if (!(o.testFraction > 0 && o.testFraction < 1)) throw new SailError(`--test-fraction must be between 0 and 1 (exclusive), got ${o.testFraction}`);
   const shardSize = o.shardSize ?? 1000;
   const params = { input: o.input, testFraction: o.testFraction, seed: o.seed, groupBy: o.groupBy, shardSize };
+  // one writer per output folder: a second split into it is refused, naming the holder
+  const lease = await lockFolder(o.output, 'sail data split');
+  try {
+    return await splitLocked(o, params, shardSize);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function splitLocked(o: SplitOptions, params: Record<string, unknown>, shardSize: number): Promise<SplitResult> {
   const marker = join(o.output, 'split.json');
   if (existsSync(marker)) {
-    const prev = JSON.parse(await fs.readFile(marker, 'utf8')) as SplitResult & { params: typeof params };
+    const prev = JSON.parse(await fs.readFile(marker, 'utf8')) as SplitResult & { params: unknown };
     if (JSON.stringify(prev.params) !== JSON.stringify(params)) throw new SailError(`holds a different split (${JSON.stringify(prev.params)}); choose another --out`, { file: marker });
     return { ...prev, reused: true };
   }
