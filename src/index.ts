@@ -48,7 +48,7 @@ export { runProbe, type ProbeOptions, type ProbeReport } from './eval/probe.js';
 
 // model in users' hands
 export { createModel, SailModel, type CreateModelOptions } from './model/model.js';
-export { exportModel, readManifest, type ExportOptions } from './model/export.js';
+export { exportModel, readExport, readManifest, type ExportOptions } from './model/export.js';
 export type { ExportManifest, ImagePreprocess, ImageBackboneRecord, TextBackboneRecord } from './model/export-config.js';
 export { segmentImage, overlayPng, labelPng } from './model/segment.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SailError } from '../util/errors.js';
+import { ensureOrtEnvironment } from '../onnx/ort-init.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
 import { register as registerSegment } from './segment.js';
@@ -59,6 +60,8 @@ export function buildProgram(): Command {
 /** Entry point of the `sail` binary. User errors print one clear line; exit code 1. */
 export async function main(argv: string[]): Promise<void> {
   try {
+    // Before any command creates a session (ours or transformers.js's): long command lines need it.
+    await ensureOrtEnvironment();
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof SailError) {

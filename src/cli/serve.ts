@@ -1,15 +1,18 @@
 // `sail serve --model EXPORT_DIR --images FOLDER`: browser image search over a local folder.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { startServer } from '../serve/server.js';
+import { checkPort, startServer } from '../serve/server.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
 import { parseNumber } from './flags.js';
+import { parseAllowedHosts } from '../serve/guard.js';
 
 interface ServeFlags {
   model: string;
   images: string;
   port: string;
   host: string;
+  allowedHosts?: string;
+  token?: boolean;
   visionModel?: string;
   textModel?: string;
   nprobe?: string;
@@ -29,23 +32,33 @@ export function register(program: Command): void {
     .requiredOption('--images <dir>', 'folder of images to index (recursive)')
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--host <addr>', 'address to bind; the default keeps the server private to this machine', '127.0.0.1')
+    .option('--allowed-hosts <names>', 'comma-separated host names clients use to reach a non-loopback --host (required with one); requests naming another Host are refused')
+    .option('--token', 'require an access token even on a loopback address (always required for a non-loopback --host)')
     .option('--vision-model <name|dir>', 'image backbone used with image_head.onnx when the export has no image_model.onnx (default: the one sail_model.json records)')
     .option('--text-model <name|dir>', 'text backbone embedding queries on the server when the export has no browser-runnable text model (default: the one sail_model.json records)')
     .option('--nprobe <n>', 'inverted lists probed per query (large folders)')
     .option('--exact-below <n>', 'exact search below this many images (default 2048)')
     .option('--json', 'print {url, count} as JSON once indexed')
     .action(async (flags: ServeFlags) => {
+      // Every flag is checked before anything is loaded.
+      const port = Number(flags.port);
+      checkPort(port, flags.port);
+      const nprobe = int('nprobe', flags.nprobe, 1);
+      const exactBelow = int('exact-below', flags.exactBelow, 0);
+      const allowedHosts = flags.allowedHosts === undefined ? undefined : parseAllowedHosts(flags.allowedHosts);
       const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'indexing {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
       let started = false;
       const srv = await startServer({
         modelDir: flags.model,
         imagesDir: flags.images,
-        port: int('port', flags.port, 0),
+        port,
         host: flags.host,
+        allowedHosts,
+        token: flags.token ? true : undefined,
         imageEncoder: flags.visionModel ? await loadImageEncoder(flags.visionModel) : undefined,
         textEncoder: flags.textModel ? await loadTextEncoder(flags.textModel) : undefined,
-        nprobe: int('nprobe', flags.nprobe, 1),
-        exactBelow: int('exact-below', flags.exactBelow, 0),
+        nprobe,
+        exactBelow,
         onProgress: (done, total) => {
           if (!bar) return;
           if (!started) bar.start(total, 0);
@@ -54,6 +67,7 @@ export function register(program: Command): void {
         },
       });
       if (!flags.json) console.log(`sail serve: ${srv.url} (indexing ${flags.images})`);
+      if (!flags.json && srv.token) console.log('every request needs the access token: open the URL above (it carries ?token=), keep it private');
       const ix = await srv.ready;
       bar?.stop();
       const where = srv.queries === 'browser' ? 'in the browser (text_model.onnx)' : `on the server (${srv.serverTextModel})`;

@@ -30,15 +30,15 @@ export async function resolveInside(rootReal: string, path: string, label: strin
   return { ok: true, real };
 }
 
-/** Outcome of {@link readInside}. */
-export type ConfinedRead = { ok: true; body: Buffer } | { ok: false; reason: 'outside_root' | 'missing_file' | 'invalid_row' | 'too_large'; message: string };
+/** Outcome of {@link openInside}: an open handle (the caller closes it) or why not. */
+export type ConfinedOpen = { ok: true; handle: fs.FileHandle; real: string; size: number } | { ok: false; reason: 'outside_root' | 'missing_file' | 'invalid_row'; message: string };
 
 /**
- * Read a file that must resolve inside `rootReal`, without a window between check and read: the resolved
- * path is opened with O_NOFOLLOW, and (on Linux) the open descriptor's own path is checked again, so a
- * folder swapped for a symlink after the first check is caught. Files over `maxBytes` are refused.
+ * Open a regular file that must resolve inside `rootReal`, without a window between check and use: the
+ * resolved path is opened with O_NOFOLLOW, and (on Linux) the open descriptor's own path is checked again,
+ * so a file or folder swapped for a symlink after the first check is caught.
  */
-export async function readInside(rootReal: string, path: string, label: string, maxBytes: number): Promise<ConfinedRead> {
+export async function openInside(rootReal: string, path: string, label: string): Promise<ConfinedOpen> {
   const where = await resolveInside(rootReal, path, label);
   if (!where.ok) return where;
   let handle: fs.FileHandle;
@@ -49,14 +49,28 @@ export async function readInside(rootReal: string, path: string, label: string, 
     if (code === 'ELOOP') return { ok: false, reason: OUTSIDE_ROOT, message: `${label} was replaced by a symlink while being read` };
     return { ok: false, reason: 'missing_file', message: `cannot open ${label}: ${code ?? (err as Error).message}` };
   }
-  try {
-    const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
-    if (opened !== undefined && !isInside(rootReal, opened)) return { ok: false, reason: OUTSIDE_ROOT, message: `${label} resolves to ${opened}, outside the input folder ${rootReal}` };
-    const st = await handle.stat();
-    if (!st.isFile()) return { ok: false, reason: 'invalid_row', message: `not a regular file: ${label}` };
-    if (st.size > maxBytes) return { ok: false, reason: 'too_large', message: `${st.size} bytes exceeds ${maxBytes}` };
-    return { ok: true, body: await handle.readFile() };
-  } finally {
+  const fail = async (reason: 'outside_root' | 'invalid_row', message: string): Promise<ConfinedOpen> => {
     await handle.close();
+    return { ok: false, reason, message };
+  };
+  const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+  if (opened !== undefined && !isInside(rootReal, opened)) return fail(OUTSIDE_ROOT, `${label} resolves to ${opened}, outside the input folder ${rootReal}`);
+  const st = await handle.stat();
+  if (!st.isFile()) return fail('invalid_row', `not a regular file: ${label}`);
+  return { ok: true, handle, real: where.real, size: st.size };
+}
+
+/** Outcome of {@link readInside}. */
+export type ConfinedRead = { ok: true; body: Buffer } | { ok: false; reason: 'outside_root' | 'missing_file' | 'invalid_row' | 'too_large'; message: string };
+
+/** Read a file that must resolve inside `rootReal` (see {@link openInside}); files over `maxBytes` are refused. */
+export async function readInside(rootReal: string, path: string, label: string, maxBytes: number): Promise<ConfinedRead> {
+  const got = await openInside(rootReal, path, label);
+  if (!got.ok) return got;
+  try {
+    if (got.size > maxBytes) return { ok: false, reason: 'too_large', message: `${got.size} bytes exceeds ${maxBytes}` };
+    return { ok: true, body: await got.handle.readFile() };
+  } finally {
+    await got.handle.close();
   }
 }

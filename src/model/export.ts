@@ -7,6 +7,7 @@ import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
 import { describeImageBackbone, describeTextBackbone } from './backbones.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
+import { checkManifest } from './manifest-check.js';
 import { DINOV2_PREPROCESS, MANIFEST_FILE, type ExportManifest, type ImagePreprocess, type WordVocabTokenizer } from './export-config.js';
 
 /** A backbone ONNX to fuse in front of one head side. */
@@ -115,18 +116,22 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
   return manifest;
 }
 
-/** Read and sanity-check an export folder's sail_model.json. */
-export function readManifest(dir: string): ExportManifest {
+/**
+ * Read and check sail_model.json in `dir`: required fields present, and every file it names a plain
+ * relative name whose realpath lies inside the export folder. `files` maps each name to that realpath.
+ */
+export function readExport(dir: string): { manifest: ExportManifest; files: Map<string, string> } {
   const file = join(dir, MANIFEST_FILE);
-  let m: ExportManifest;
+  let raw: unknown;
   try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as ExportManifest;
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new SailError(`cannot read the export config (${(e as Error).message})`, { file });
   }
-  if (m.format !== 'sail-export' || m.version !== 1) throw new SailError('not a sail export (format/version)', { file });
-  if (typeof m.backbones?.image?.id !== 'string' || typeof m.backbones?.text?.id !== 'string') {
-    throw new SailError('has no backbones record (the ids of the image and text backbones): re-export the head with this version of `sail export`', { file });
-  }
-  return m;
+  return checkManifest(raw, dir, file);
+}
+
+/** Read and check sail_model.json in `dir` (see {@link readExport}). */
+export function readManifest(dir: string): ExportManifest {
+  return readExport(dir).manifest;
 }

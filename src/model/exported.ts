@@ -4,7 +4,7 @@ import type { ImageInput } from '../encoders/types.js';
 import { createSession, f32, type ort, type SessionOptions } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
 import type { ExportManifest } from './export-config.js';
-import { readManifest } from './export.js';
+import { readExport } from './export.js';
 import { preprocessImages } from './preprocess.js';
 
 /** An export folder loaded for inference. */
@@ -14,12 +14,14 @@ export class ExportedModel {
     readonly dir: string,
     readonly manifest: ExportManifest,
     private readonly opts: SessionOptions = {},
+    /** Each file the manifest names -> its realpath (checked to lie inside `dir` when loaded). */
+    readonly files: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   private session(file: string): Promise<ort.InferenceSession> {
     let s = this.sessions.get(file);
     if (!s) {
-      s = createSession(join(this.dir, file), this.opts);
+      s = createSession(this.files.get(file) ?? join(this.dir, file), this.opts);
       this.sessions.set(file, s);
     }
     return s;
@@ -60,7 +62,8 @@ export class ExportedModel {
   }
 }
 
-/** Load an export folder written by `sail export`. */
+/** Load an export folder written by `sail export` (its manifest and file names checked, see readExport). */
 export function loadExportedModel(dir: string, opts: SessionOptions = {}): ExportedModel {
-  return new ExportedModel(dir, readManifest(dir), opts);
+  const { manifest, files } = readExport(dir);
+  return new ExportedModel(dir, manifest, opts, files);
 }

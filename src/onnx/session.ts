@@ -1,5 +1,6 @@
 // onnxruntime-node sessions with the project's defaults (threads, execution provider).
 import * as ort from 'onnxruntime-node';
+import { ensureOrtEnvironment } from './ort-init.js';
 
 /** Options shared by every session the project creates. */
 export interface SessionOptions {
@@ -18,6 +19,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     executionMode: 'sequential',
   };
   if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
+  await ensureOrtEnvironment();
   if (typeof model === 'string') return ort.InferenceSession.create(model, options);
   return ort.InferenceSession.create(model, options);
 }

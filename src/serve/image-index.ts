@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { isInside, readInside } from '../data/confine.js';
 import { IvfIndex, type IvfOptions } from './ivf.js';
 import { parseSidecarCaption } from '../data/captions.js';
 
@@ -35,6 +36,10 @@ export async function listImages(root: string, max = 1_000_000): Promise<string[
 export interface ImageIndex {
   /** Absolute paths, row i of the index. */
   files: string[];
+  /** Realpath of each file when indexed (inside the folder's realpath): what the server sends. */
+  realFiles: string[];
+  /** Realpath of the folder. */
+  realRoot: string;
   /** Paths relative to the folder, with '/' separators (shown to users). */
   names: string[];
   /** First line of each image's sidecar caption file (`photo.txt`), where there is one. */
@@ -58,11 +63,20 @@ export interface BuildIndexOptions extends IvfOptions {
  * fails is retried image by image so one broken file is skipped (and reported) instead of failing the run.
  */
 export async function buildImageIndex(root: string, opts: BuildIndexOptions): Promise<ImageIndex> {
-  const all = await listImages(root, opts.maxImages);
+  const listed = await listImages(root, opts.maxImages);
   const batch = opts.batch ?? 16;
   const kept: string[] = [];
   const vecs: Float32Array[] = [];
   const skipped: ImageIndex['skipped'] = [];
+  // Index realpaths: a file that resolves outside the folder (through a symlinked path) is never indexed.
+  const realRoot = await fs.realpath(root);
+  const realOf = new Map<string, string>();
+  for (const f of listed) {
+    const real = await fs.realpath(f).catch(() => undefined);
+    if (real && isInside(realRoot, real)) realOf.set(f, real);
+    else skipped.push({ file: f, reason: real ? 'resolves outside the image folder' : 'vanished while listing' });
+  }
+  const all = listed.filter((f) => realOf.has(f));
   for (let i = 0; i < all.length; i += batch) {
     const chunk = all.slice(i, i + batch);
     try {
@@ -87,17 +101,21 @@ export async function buildImageIndex(root: string, opts: BuildIndexOptions): Pr
     off += v.length;
   }
   const names = kept.map((f) => relative(root, f).split(sep).join('/'));
-  const captions = await Promise.all(kept.map(sidecarCaption));
-  return { files: kept, names, captions, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+  const captions = await Promise.all(kept.map((f) => sidecarCaption(realRoot, f, root)));
+  return { files: kept, realFiles: kept.map((f) => realOf.get(f)!), realRoot, names, captions, index: await IvfIndex.build(data, opts.dim, opts), skipped };
 }
 
-/** Longest caption shown on the page. */
+/** Longest caption shown on the page, and the most of a caption file read. */
 const MAX_SHOWN_CAPTION = 300;
+const MAX_CAPTION_FILE = 64 * 1024;
 
-/** The first line of `photo.txt` beside `photo.jpg`, if there is one (shown on the page under the image). */
-async function sidecarCaption(file: string): Promise<string | undefined> {
-  const dot = file.lastIndexOf('.');
-  const txt = await fs.readFile(file.slice(0, dot) + '.txt', 'utf8').catch(() => undefined);
-  const c = txt === undefined ? undefined : parseSidecarCaption(txt, { line: 'first' });
+/**
+ * The first line of `photo.txt` beside `photo.jpg`, if there is one (shown on the page under the image).
+ * Read confined to the image folder like every file the server touches.
+ */
+async function sidecarCaption(realRoot: string, file: string, root: string): Promise<string | undefined> {
+  const txt = file.slice(0, file.lastIndexOf('.')) + '.txt';
+  const got = await readInside(realRoot, txt, relative(root, txt), MAX_CAPTION_FILE);
+  const c = got.ok ? parseSidecarCaption(got.body.toString('utf8'), { line: 'first' }) : undefined;
   return c && c.length > MAX_SHOWN_CAPTION ? c.slice(0, MAX_SHOWN_CAPTION - 1) + '…' : c;
 }

@@ -42,6 +42,18 @@ const $ = (id) => document.getElementById(id);
 const status = (s) => { $('status').textContent = s; };
 const state = { mode: 'server', session: null, tokenizer: null, vocab: null, manifest: null, backend: '' };
 
+// Access token (servers reachable from other machines): taken from ?token= once, kept for this tab, sent
+// with every API call; images and onnxruntime files use the cookie the server set with the page.
+const token = (() => {
+  const given = new URLSearchParams(location.search).get('token');
+  if (given) {
+    sessionStorage.setItem('sail-token', given);
+    history.replaceState(null, '', location.pathname);
+  }
+  return sessionStorage.getItem('sail-token');
+})();
+const api = (url, init = {}) => fetch(url, token ? { ...init, headers: { ...(init.headers || {}), authorization: 'Bearer ' + token } } : init);
+
 function tokenize(text) {
   const t = state.tokenizer;
   const words = (t.lowercase ? text.toLowerCase() : text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
@@ -87,7 +99,7 @@ async function embedInBrowser(text) {
 }
 
 async function embedOnServer(text) {
-  const r = await fetch('/api/embed-text?q=' + encodeURIComponent(text));
+  const r = await api('/api/embed-text?q=' + encodeURIComponent(text));
   if (!r.ok) throw new Error((await r.json()).error || r.statusText);
   return (await r.json()).vector;
 }
@@ -100,7 +112,7 @@ async function search(ev) {
   try {
     const vector = state.mode === 'browser' ? await embedInBrowser(q) : await embedOnServer(q);
     const t1 = performance.now();
-    const r = await fetch('/api/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector, k: 24 }) });
+    const r = await api('/api/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector, k: 24 }) });
     const res = await r.json();
     if (!r.ok) throw new Error(res.error || r.statusText);
     const list = $('results');
@@ -133,19 +145,19 @@ async function search(ev) {
 
 async function init() {
   try {
-    state.manifest = await (await fetch('/model/sail_model.json')).json();
+    state.manifest = await (await api('/model/sail_model.json')).json();
     const m = state.manifest.text.model;
     if (m && m.tokenizer && m.tokenizer.type === 'word-vocab') {
       state.tokenizer = m.tokenizer;
-      state.vocab = await (await fetch('/model/' + m.tokenizer.vocabFile)).json();
+      state.vocab = await (await api('/model/' + m.tokenizer.vocabFile)).json();
       state.session = await createSession('/model/' + m.file);
       state.mode = 'browser';
     }
-    let info = await (await fetch('/api/info')).json();
+    let info = await (await api('/api/info')).json();
     while (!info.ready) {
       status('indexing images: ' + info.done + ' / ' + info.total);
       await new Promise((r) => setTimeout(r, 500));
-      info = await (await fetch('/api/info')).json();
+      info = await (await api('/api/info')).json();
     }
     if (state.mode === 'server' && !info.serverText) throw new Error('this export has no browser-runnable text model and the server has no text encoder');
     $('where').textContent = state.mode === 'browser'

@@ -1,6 +1,6 @@
 // HTTP server for browser image search over a local folder (127.0.0.1 by default).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -11,15 +11,28 @@ import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
 import { buildImageIndex, type ImageIndex } from './image-index.js';
 import type { IvfOptions } from './ivf.js';
 import { APP_JS, PAGE_HTML } from './page.js';
+import { allowedHostHeaders, hostAllowed, isLoopbackHost, newToken, SECURITY_HEADERS, TOKEN_COOKIE, tokenAccepted } from './guard.js';
+import { openInside } from '../data/confine.js';
 
 export interface ServeOptions extends IvfOptions {
   /** Export folder written by `sail export`. */
   modelDir: string;
   /** Folder of images to index. */
   imagesDir: string;
+  /** 0..65535; 0 = any free port. */
   port?: number;
-  /** Default 127.0.0.1; anything else exposes the folder to the network. */
+  /** Default 127.0.0.1; anything else exposes the folder to the network (needs `allowedHosts`, gets a token). */
   host?: string;
+  /**
+   * Host names clients use to reach a non-loopback bind (the Host header must match one of them, or a
+   * loopback name, on the server's port). Required when `host` is not a loopback address.
+   */
+  allowedHosts?: string[];
+  /**
+   * Access token every request must present (`?token=` once in the browser, then a cookie and the
+   * page's Authorization header). true = generate one. Default: generated when `host` is not loopback.
+   */
+  token?: string | boolean;
   /** Image backbone used with image_head.onnx when the export has no fused image_model.onnx. */
   imageEncoder?: ImageEncoder;
   /** Text backbone for the /api/embed-text fallback (used with text_head.onnx). */
@@ -36,11 +49,14 @@ export interface ServeOptions extends IvfOptions {
 }
 
 export interface RunningServer {
+  /** Base URL; with `?token=...` when a token is required (the URL to open). */
   url: string;
   /** Where search queries are embedded: 'browser' (text_model.onnx in the page) or 'server' (a text backbone here). */
   queries: 'browser' | 'server';
   /** The text backbone embedding queries on the server (its id), when queries are embedded here. */
   serverTextModel?: string;
+  /** The access token, when one is required. */
+  token?: string;
   /** Resolves when the image index is built (rejects if indexing fails). */
   ready: Promise<ImageIndex>;
   close(): Promise<void>;
@@ -66,15 +82,41 @@ export function ortWebDist(): string {
   return join(dir, 'dist');
 }
 
-function send(res: ServerResponse, code: number, body: string | Buffer, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+function send(res: ServerResponse, code: number, body: string | Buffer, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
   res.end(body);
 }
 const json = (res: ServerResponse, code: number, v: unknown) => send(res, code, JSON.stringify(v), 'application/json');
+const notFound = (res: ServerResponse) => json(res, 404, { error: 'not found' });
 
-function sendFile(res: ServerResponse, file: string): void {
-  res.writeHead(200, { 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream', 'x-content-type-options': 'nosniff' });
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+/**
+ * Send `file` if, at this moment, it resolves inside `root` (a realpath); 404 otherwise. Checked when
+ * sent, not only when indexed: a file or folder swapped for a symlink after start-up must not lead out.
+ */
+async function sendFile(res: ServerResponse, file: string, root: string): Promise<void> {
+  const got = await openInside(root, file, file);
+  if (!got.ok) return notFound(res);
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': got.size });
+  got.handle.createReadStream().on('error', () => res.destroy()).pipe(res);
+}
+
+/** Split a raw request target into its path (percent-decoded) and query; undefined when malformed. */
+function parseTarget(raw: string): { path: string; query: URLSearchParams } | undefined {
+  const q = raw.indexOf('?');
+  const rawPath = q >= 0 ? raw.slice(0, q) : raw;
+  if (!rawPath.startsWith('/')) return undefined;
+  try {
+    const path = decodeURIComponent(rawPath);
+    return path.includes('\0') ? undefined : { path, query: new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '') };
+  } catch {
+    return undefined; // malformed percent-encoding such as %E0%A4%A or %zz
+  }
+}
+
+/** Throw a SailError unless `port` is an integer 0..65535 (`given`: the flag text, for the message). */
+export function checkPort(port: number | undefined, given: string = String(port)): void {
+  if (port !== undefined && !(given.trim() !== '' && Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new SailError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(given)}`);
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -131,6 +173,13 @@ async function backbonesFor(model: ExportedModel, opts: ServeOptions): Promise<{
  * browser with onnxruntime-web when the export allows it, otherwise through /api/embed-text.
  */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  checkPort(opts.port);
+  const bindHost = opts.host ?? '127.0.0.1';
+  const loopback = isLoopbackHost(bindHost);
+  if (!loopback && !opts.allowedHosts?.length)
+    throw new SailError(`--host ${bindHost} makes the server reachable from other machines: give --allowed-hosts with the names clients will use (e.g. --allowed-hosts myhost.lan,192.168.1.20); every request then needs the access token printed at start-up`);
+  const token = typeof opts.token === 'string' ? opts.token : opts.token === true || (opts.token === undefined && !loopback) ? newToken() : undefined;
+  if (token !== undefined && !/^[A-Za-z0-9_-]{16,}$/.test(token)) throw new SailError('the access token must be at least 16 characters of A-Z a-z 0-9 _ -');
   const model: ExportedModel = loadExportedModel(opts.modelDir);
   const m = model.manifest;
   const { imageEncoder, textEncoder, owned } = await backbonesFor(model, opts);
@@ -154,30 +203,44 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let indexError: string | undefined;
   ready.catch((e: Error) => (indexError = e.message));
 
-  // Files the page may fetch: the manifest and exactly the files it names.
-  const modelFiles = new Set(['sail_model.json', m.text.model?.file, m.text.model?.tokenizer?.vocabFile, m.image.model?.file, m.text.head.file, m.image.head.file].filter((f): f is string => !!f));
-  const ortDist = ortWebDist();
+  // Files the page may fetch: the manifest and exactly the files it names, each checked when the
+  // manifest was loaded to resolve inside the export folder (and re-checked when sent).
+  const modelRoot = realpathSync(opts.modelDir);
+  const modelFiles = new Map<string, string>([['sail_model.json', join(modelRoot, 'sail_model.json')]]);
+  for (const f of [m.text.model?.file, m.text.model?.tokenizer?.vocabFile, m.image.model?.file, m.text.head.file, m.image.head.file])
+    if (f && model.files.has(f)) modelFiles.set(f, model.files.get(f)!);
+  const ortDist = realpathSync(ortWebDist());
+  let allowedHosts = new Set<string>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    if (req.method === 'GET' && (path === '/' || path === '/index.html')) return send(res, 200, PAGE_HTML, 'text/html; charset=utf-8');
+    // DNS rebinding: a page on another site that resolves its own name to 127.0.0.1 still sends its name.
+    if (!hostAllowed(req, allowedHosts)) return json(res, 403, { error: 'host not allowed (open the server by the address it printed)' });
+    const target = parseTarget(req.url ?? '/');
+    if (!target) return json(res, 400, { error: 'malformed request path' });
+    const { path, query } = target;
+    const isPage = req.method === 'GET' && (path === '/' || path === '/index.html');
+    if (token !== undefined && !tokenAccepted(req, query, token)) {
+      if (isPage) return send(res, 403, 'sail serve needs its access token: open the URL with ?token=... printed when the server started.\n');
+      return json(res, 403, { error: 'access token required' });
+    }
+    // Opening the page with ?token= stores it in a cookie for the files the page cannot add a header to.
+    if (isPage) return send(res, 200, PAGE_HTML, 'text/html; charset=utf-8', token ? { 'set-cookie': `${TOKEN_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict` } : {});
     if (req.method === 'GET' && path === '/favicon.ico') return send(res, 204, '');
     if (req.method === 'GET' && path === '/app.js') return send(res, 200, APP_JS, 'text/javascript; charset=utf-8');
     if (req.method === 'GET' && path.startsWith('/model/')) {
-      const name = decodeURIComponent(path.slice(7));
-      return modelFiles.has(name) ? sendFile(res, join(opts.modelDir, name)) : json(res, 404, { error: 'not found' });
+      const file = modelFiles.get(path.slice(7));
+      return file ? sendFile(res, file, modelRoot) : notFound(res);
     }
     if (req.method === 'GET' && path.startsWith('/ort/')) {
       const name = path.slice(5);
       // Only plain onnxruntime-web bundle/wasm names: no separators, so no way out of dist/.
-      return /^ort[a-z0-9.-]*\.(mjs|wasm)$/.test(name) && existsSync(join(ortDist, name)) ? sendFile(res, join(ortDist, name)) : json(res, 404, { error: 'not found' });
+      return /^ort[a-z0-9.-]*\.(mjs|wasm)$/.test(name) ? sendFile(res, join(ortDist, name), ortDist) : notFound(res);
     }
     if (req.method === 'GET' && path.startsWith('/images/')) {
-      // Images are addressed by index row, never by path, so traversal is impossible by construction.
-      const id = Number(path.slice(8));
-      if (!index || !Number.isInteger(id) || id < 0 || id >= index.files.length) return json(res, 404, { error: 'not found' });
-      return sendFile(res, index.files[id]);
+      // Images are addressed by index row, never by path; the indexed realpath is re-checked when sent.
+      const id = /^\d{1,9}$/.test(path.slice(8)) ? Number(path.slice(8)) : -1;
+      if (!index || id < 0 || id >= index.files.length) return notFound(res);
+      return sendFile(res, index.realFiles[id], index.realRoot);
     }
     if (req.method === 'GET' && path === '/api/info')
       return json(res, 200, {
@@ -187,7 +250,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       });
     if (req.method === 'GET' && path === '/api/embed-text') {
       if (!textEncoder) return json(res, 501, { error: 'no server-side text encoder (start serve with --text-model)' });
-      const q = (url.searchParams.get('q') ?? '').slice(0, 2000);
+      const q = (query.get('q') ?? '').slice(0, 2000);
       const v = await model.encodeFeatures('text', await textEncoder.encode([q]));
       return json(res, 200, { vector: Array.from(v) });
     }
@@ -209,7 +272,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     return json(res, req.method === 'GET' || req.method === 'POST' ? 404 : 405, { error: 'not found' });
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
     handle(req, res).catch((e: Error) => {
       if (!res.headersSent) json(res, 500, { error: e.message });
       else res.destroy();
@@ -217,14 +280,24 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, bindHost, () => resolve());
+    });
+  } catch (e) {
+    await model.dispose();
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? 'no such local address' : err.message;
+    throw new SailError(`cannot listen on ${bindHost}:${opts.port ?? 0}: ${why}`);
+  }
   const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  allowedHosts = allowedHostHeaders(addr.port, bindHost, opts.allowedHosts);
+  // The printed address is one the Host check accepts (an unspecified bind prints the first allowed name).
+  const shown = bindHost === '0.0.0.0' || bindHost === '::' ? opts.allowedHosts![0] : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}/`,
+    url: `http://${shown.includes(':') && !shown.startsWith('[') ? `[${shown}]` : shown}:${addr.port}/${token ? `?token=${token}` : ''}`,
+    token,
     queries: browserText ? 'browser' : 'server',
     ...(browserText ? {} : { serverTextModel: textEncoder!.id }),
     ready,

@@ -1,6 +1,7 @@
 // Image encoder 'mobilenetv2-nsfwjs': MobileNetV2-1.4 (TF-Hub feature vector, shipped in nsfwjs),
 // converted to ONNX and run on onnxruntime-node; 1792-d pooled features.
 import { f32, ort } from '../../onnx/session.js';
+import { ensureOrtEnvironment } from '../../onnx/ort-init.js';
 import { SailError } from '../../util/errors.js';
 import type { ImageEncoder, ImageInput } from '../types.js';
 import { decodeBatch, type ResizeMode } from './image-preprocess.js';
@@ -63,6 +64,7 @@ export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promis
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
   };
   if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
+  await ensureOrtEnvironment();
   let session: ort.InferenceSession | null = await ort.InferenceSession.create(model.path, options);
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 8));
   const mode: ResizeMode = opts.resize ?? 'crop';
