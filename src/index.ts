@@ -37,7 +37,7 @@ export { readSafetensors, writeSafetensors, type NamedTensor } from './head/safe
 export type { Batch, StepResult, TrainEngine, EngineOptions, LossType } from './train/engine-types.js';
 export { createTrainEngine } from './train/engine.js';
 export { trainLoop, type TrainLoopOptions, type TrainSummary } from './train/loop.js';
-export { saveHead, loadHeadParams } from './train/checkpoint.js';
+export { saveHead } from './train/checkpoint.js';
 export { loadHead, type LoadedHead } from './head/load.js';
 
 // evaluation
@@ -49,6 +49,6 @@ export { runProbe, type ProbeOptions, type ProbeReport } from './eval/probe.js';
 // model in users' hands
 export { createModel, SailModel, type CreateModelOptions } from './model/model.js';
 export { exportModel, readExport, readManifest, type ExportOptions } from './model/export.js';
-export type { ExportManifest, ImagePreprocess, ImageBackboneRecord, TextBackboneRecord } from './model/export-config.js';
+export type { ExportManifest, ImageBackboneRecord, TextBackboneRecord } from './model/export-config.js';
 export { segmentImage, overlayPng, labelPng } from './model/segment.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';

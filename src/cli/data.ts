@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { importFolder, type CaptionSource } from '../data/import.js';
-import { renderIndexedJob, type K8sJobKind } from '../data/k8s.js';
+import { K8S_DEFAULTS, renderIndexedJob, type K8sJobKind } from '../data/k8s.js';
 import type { ListFormat } from '../data/lists.js';
 import { parseShardSplit } from '../data/shards.js';
 import { oneOf } from './flags.js';
@@ -88,9 +88,9 @@ export function register(program: Command): void {
     .requiredOption('--input <path>', 'input path inside the pod (URL list for download, shard folder for encode)')
     .requiredOption('--output <path>', 'output path inside the pod (shard folder for download, store folder for encode)')
     .option('--name <name>', 'Job name (default sail-<kind>)')
-    .option('--pvc <claim>', 'PersistentVolumeClaim mounted at /data', 'sail-data')
-    .option('--cpu <n>', 'CPU request per pod', '2')
-    .option('--memory <q>', 'memory request per pod', '4Gi')
+    .option('--pvc <claim>', 'PersistentVolumeClaim mounted at /data', K8S_DEFAULTS.pvc)
+    .option('--cpu <n>', 'CPU request per pod', K8S_DEFAULTS.cpu)
+    .option('--memory <q>', 'memory request per pod', K8S_DEFAULTS.memory)
     .option('--arg <arg>', 'extra argument passed to the sail command (repeat)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <file>', 'write the manifest to a file instead of stdout')
     .action(async (f: K8sFlags) => {

@@ -5,7 +5,7 @@ import { resultsMarkdown } from '../eval/report.js';
 import { EVAL_TASKS, runEval, type Embedders, type EvalTask } from '../eval/run.js';
 import { loadTemplates } from '../eval/zeroshot.js';
 import { SailError } from '../util/errors.js';
-import { parseNumber } from './flags.js';
+import { parseNumber, parseOptional, POSITIVE_INT } from './flags.js';
 
 interface EvalFlags {
   task: string[];
@@ -33,7 +33,6 @@ interface EvalFlags {
   json?: boolean;
 }
 
-const int = (v: string, flag: string): number => parseNumber(v, flag, { int: true, positive: true });
 
 /** Register `sail eval`. */
 export function register(program: Command): void {
@@ -66,7 +65,7 @@ export function register(program: Command): void {
     .action(async (f: EvalFlags) => {
       const tasks = f.task.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
       for (const t of tasks) if (!EVAL_TASKS.includes(t as EvalTask)) throw new SailError(`unknown task ${JSON.stringify(t)} (known: ${EVAL_TASKS.join(', ')})`);
-      const threads = f.threads ? int(f.threads, '--threads') : undefined;
+      const threads = parseOptional(f.threads, '--threads', POSITIVE_INT);
       const { readFileSync } = await import('node:fs');
       const classNames = f.classnames ? readFileSync(f.classnames, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : undefined;
       let model: { dispose(): Promise<void> } | undefined;
@@ -88,10 +87,10 @@ export function register(program: Command): void {
         const res = await runEval({
           tasks: tasks as EvalTask[], head: f.head, store: f.store, textStore: f.textStore, imageModality: f.imageModality,
           textModalities: f.textModality.split(',').map((s) => s.trim()).filter(Boolean),
-          limit: f.limit ? int(f.limit, '--limit') : undefined, dataset: f.dataset, split: f.split, classNames,
+          limit: parseOptional(f.limit, '--limit', POSITIVE_INT), dataset: f.dataset, split: f.split, classNames,
           templates: f.templates ? loadTemplates(f.templates) : undefined, knnTrain: f.knnTrain, trainLabels: f.trainLabels, labels: f.labels,
-          knnKs: f.knnK.split(',').map((k) => int(k.trim(), '--knn-k')), winoground: f.winoground, mmvp: f.mmvp,
-          embedders, threads, batchSize: int(f.batchSize, '--batch-size'), outDir: f.out,
+          knnKs: f.knnK.split(',').map((k) => parseNumber(k.trim(), '--knn-k', POSITIVE_INT)), winoground: f.winoground, mmvp: f.mmvp,
+          embedders, threads, batchSize: parseNumber(f.batchSize, '--batch-size', POSITIVE_INT), outDir: f.out,
           onProgress: (task, stage, done, total) => {
             if (!process.stderr.isTTY || total === undefined) return;
             if (!started) {

@@ -1,14 +1,18 @@
 // `sail export CHECKPOINT --out DIR`: ONNX graphs + sail_model.json for onnxruntime / transformers.js users.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { exportModel, type ExportOptions } from '../model/export.js';
 import { registryImageOnnx, registryTextOnnxUnavailable } from '../model/backbones.js';
 import { loadHead } from '../head/load.js';
-import { POOLINGS, type Pooling } from '../model/fuse.js';
-import { DINOV2_PREPROCESS, MOBILENET_NSFWJS_PREPROCESS, type ImagePreprocess, type WordVocabTokenizer } from '../model/export-config.js';
+import { parsePooling, POOLINGS, type Pooling } from '../encoders/pooling.js';
+import type { WordVocabTokenizer } from '../model/export-config.js';
+import { DINOV2_PREPROCESS, MOBILENET_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
+import { parsePreprocessorConfig } from '../encoders/preprocess.js';
 
-const PRESETS: Record<string, ImagePreprocess> = { dinov2: DINOV2_PREPROCESS, 'mobilenetv2-nsfwjs': MOBILENET_NSFWJS_PREPROCESS };
+/** The specs the library encoders of these backbones use (a JSON file is read as preprocessor_config.json). */
+const PRESETS: Record<string, PreprocessConfig> = { dinov2: DINOV2_PREPROCESS, 'mobilenetv2-nsfwjs': MOBILENET_PREPROCESS };
 
 interface ExportFlags {
   out: string;
@@ -29,9 +33,7 @@ interface ExportFlags {
 }
 
 function pooling(v: string | undefined): Pooling | undefined {
-  if (v === undefined) return undefined;
-  if (!POOLINGS.includes(v as Pooling)) throw new SailError(`unknown pooling '${v}' (one of ${POOLINGS.join(', ')})`);
-  return v as Pooling;
+  return v === undefined ? undefined : parsePooling(v);
 }
 
 function readJson<T>(file: string): T {
@@ -40,6 +42,21 @@ function readJson<T>(file: string): T {
   } catch (e) {
     throw new SailError(`cannot read JSON (${(e as Error).message})`, { file });
   }
+}
+
+/**
+ * The preprocessing spec named by --vision-preprocess: a preset, a store folder (the spec its image
+ * backbone recorded when encoding), or a preprocessor_config.json.
+ */
+function visionPreprocess(v: string): PreprocessConfig {
+  if (PRESETS[v]) return PRESETS[v];
+  if (existsSync(v) && statSync(v).isDirectory()) {
+    const file = join(v, 'manifest.json');
+    const spec = (readJson<{ meta?: { encode?: { imagePreprocess?: PreprocessConfig } } }>(file).meta?.encode?.imagePreprocess);
+    if (!spec) throw new SailError('this store records no image preprocessing (encoded without an image backbone, or by an older sail)', { file });
+    return spec;
+  }
+  return parsePreprocessorConfig(readJson<unknown>(v), v);
 }
 
 /** Register `sail export`. */
@@ -53,7 +70,7 @@ export function register(program: Command): void {
     .option('--vision-backbone-onnx <file>', 'image backbone ONNX file to fuse in front of the vision head')
     .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
     .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
-    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) or a JSON file (default dinov2)`)
+    .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) a store folder (the spec it was encoded with) or a preprocessor_config.json (default dinov2)`)
     .option('--no-patches', 'do not write image_patches.onnx')
     .option('--text-backbone <name>', 'fuse a registry text backbone by name (none has a browser-runnable ONNX today: the error says what to do)')
     .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
@@ -87,7 +104,7 @@ export function register(program: Command): void {
               onnx: flags.visionBackboneOnnx,
               output: flags.visionOutput,
               pooling: pooling(flags.visionPooling),
-              preprocess: flags.visionPreprocess ? (PRESETS[flags.visionPreprocess] ?? readJson<ImagePreprocess>(flags.visionPreprocess)) : undefined,
+              preprocess: flags.visionPreprocess ? visionPreprocess(flags.visionPreprocess) : undefined,
               patches: flags.patches === false ? false : undefined,
             }
           : undefined),

@@ -12,6 +12,11 @@ export interface NumberRule {
   positive?: boolean;
 }
 
+/** Positive integers: counts, sizes, threads. */
+export const POSITIVE_INT: NumberRule = { int: true, positive: true };
+/** Integers >= 0: seeds, optional counts. */
+export const NON_NEGATIVE_INT: NumberRule = { int: true, min: 0 };
+
 /** Largest magnitude any numeric flag accepts when its rule names no `max` (1e308 is never meant). */
 export const FLAG_MAGNITUDE_LIMIT = 1e12;
 
@@ -36,6 +41,11 @@ export function parseNumber(v: string, flag: string, rule: NumberRule = {}): num
   if (!ok) throw new SailError(`${flag} must be ${describeRule(rule)}, got ${JSON.stringify(v)}`);
   if (rule.max === undefined && Math.abs(n) > FLAG_MAGNITUDE_LIMIT) throw new SailError(`${flag} must be ${describeRule(rule)} of at most ${FLAG_MAGNITUDE_LIMIT} in magnitude, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** {@link parseNumber} for an optional flag: an absent value stays undefined. */
+export function parseOptional(v: string | undefined, flag: string, rule: NumberRule = {}): number | undefined {
+  return v === undefined ? undefined : parseNumber(v, flag, rule);
 }
 
 /** A commander argument parser for `--name`: `.option('--steps <n>', '...', numberArg('steps', {...}))`. */

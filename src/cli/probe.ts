@@ -3,10 +3,10 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readFileSync } from 'node:fs';
-import { runProbe, type ProbePair } from '../eval/probe.js';
+import { PROBE_DEFAULTS, runProbe, type ProbePair } from '../eval/probe.js';
 import { createTrainEngine } from '../train/engine.js';
 import { SailError } from '../util/errors.js';
-import { parseNumber } from './flags.js';
+import { NON_NEGATIVE_INT, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';
 
 interface ProbeFlags {
   pair: string[];
@@ -26,8 +26,6 @@ interface ProbeFlags {
   threads?: string;
   json?: boolean;
 }
-
-const num = (v: string, flag: string, int = false): number => parseNumber(v, flag, { int, min: 0 });
 
 /** `NAME=IMAGE_STORE[,TEXT_STORE]`. */
 export function parsePair(spec: string, f: Pick<ProbeFlags, 'imageModality' | 'textModality'>): ProbePair {
@@ -50,13 +48,13 @@ export function register(program: Command): void {
     .option('--text-modality <name>', 'text modality in the stores', 'text')
     .option('--held-out <n>', 'held-out rows of the training store: a count, or a fraction < 1 (default 10%, at most 5000)')
     .option('--held-out-store <spec...>', 'score on another store instead: [NAME=]IMAGE_STORE[,TEXT_STORE] (NAME picks the --pair; may be left out with one pair); trains on all rows', [])
-    .option('--dim <n>', 'linear head output width (the paper probes with 2048)', '2048')
-    .option('--lr <x>', 'Lion peak learning rate (the paper: 1e-5 with batch 32768 for 100 epochs; short runs need more)', '1e-4')
-    .option('--wd <x>', 'weight decay (probing uses 1e-7)', '1e-7')
-    .option('--batch-size <n>', 'pairs per step (capped at the train rows)', '32768')
-    .option('--epochs <n>', 'passes over the train rows (the paper: 100)', '10')
+    .option('--dim <n>', 'linear head output width (the paper probes with 2048)', String(PROBE_DEFAULTS.targetDim))
+    .option('--lr <x>', 'Lion peak learning rate (the paper: 1e-5 with batch 32768 for 100 epochs; short runs need more)', String(PROBE_DEFAULTS.lr))
+    .option('--wd <x>', 'weight decay (probing uses 1e-7)', String(PROBE_DEFAULTS.weightDecay))
+    .option('--batch-size <n>', 'pairs per step (capped at the train rows)', String(PROBE_DEFAULTS.batchSize))
+    .option('--epochs <n>', 'passes over the train rows (the paper: 100)', String(PROBE_DEFAULTS.epochs))
     .option('--steps <n>', 'total steps (overrides --epochs)')
-    .option('--seed <n>', 'seed of the split, init and shuffling', '42')
+    .option('--seed <n>', 'seed of the split, init and shuffling', String(PROBE_DEFAULTS.seed))
     .option('--threads <n>', 'compute threads')
     .option('--json', 'print the ranking as JSON')
     .action(async (f: ProbeFlags) => {
@@ -85,16 +83,16 @@ export function register(program: Command): void {
         target.heldOutImageStore = imageStore;
         if (textStore) target.heldOutTextStore = textStore;
       }
-      const threads = f.threads ? num(f.threads, '--threads', true) : undefined;
+      const threads = parseOptional(f.threads, '--threads', POSITIVE_INT);
       const bar = new cliProgress.SingleBar({ format: '{pair} [{bar}] {value}/{total} steps | loss {loss}', stream: process.stderr }, cliProgress.Presets.shades_classic);
       let active = '';
       try {
         const rep = await runProbe({
           pairs, outDir: f.out, createEngine: createTrainEngine,
-          heldOut: f.heldOut ? num(f.heldOut, '--held-out') : undefined,
-          targetDim: num(f.dim, '--dim', true), lr: num(f.lr, '--lr'), weightDecay: num(f.wd, '--wd'),
-          batchSize: num(f.batchSize, '--batch-size', true), epochs: num(f.epochs, '--epochs', true),
-          steps: f.steps ? num(f.steps, '--steps', true) : undefined, seed: num(f.seed, '--seed', true), threads,
+          heldOut: parseOptional(f.heldOut, '--held-out', { positive: true }),
+          targetDim: num(f.dim, '--dim', POSITIVE_INT), lr: num(f.lr, '--lr', { min: 0 }), weightDecay: num(f.wd, '--wd', { min: 0 }),
+          batchSize: num(f.batchSize, '--batch-size', POSITIVE_INT), epochs: num(f.epochs, '--epochs', POSITIVE_INT),
+          steps: parseOptional(f.steps, '--steps', POSITIVE_INT), seed: num(f.seed, '--seed', NON_NEGATIVE_INT), threads,
           onProgress: (e) => {
             if (e.stage === 'train' && e.train) {
               if (active !== e.pair) {

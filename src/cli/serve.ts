@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { checkPort, startServer } from '../serve/server.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
-import { parseNumber } from './flags.js';
+import { NON_NEGATIVE_INT, parseOptional, POSITIVE_INT } from './flags.js';
 import { parseAllowedHosts } from '../serve/guard.js';
 
 interface ServeFlags {
@@ -20,8 +20,6 @@ interface ServeFlags {
   json?: boolean;
 }
 
-const int = (name: string, v: string | undefined, min: number): number | undefined =>
-  v === undefined ? undefined : parseNumber(v, `--${name}`, { int: true, min });
 
 /** Register `sail serve`. */
 export function register(program: Command): void {
@@ -43,8 +41,8 @@ export function register(program: Command): void {
       // Every flag is checked before anything is loaded.
       const port = Number(flags.port);
       checkPort(port, flags.port);
-      const nprobe = int('nprobe', flags.nprobe, 1);
-      const exactBelow = int('exact-below', flags.exactBelow, 0);
+      const nprobe = parseOptional(flags.nprobe, '--nprobe', POSITIVE_INT);
+      const exactBelow = parseOptional(flags.exactBelow, '--exact-below', NON_NEGATIVE_INT);
       const allowedHosts = flags.allowedHosts === undefined ? undefined : parseAllowedHosts(flags.allowedHosts);
       const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'indexing {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
       let started = false;

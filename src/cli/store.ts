@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import { importNpy } from '../store/npy.js';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
-import { parseNumber } from './flags.js';
+import { parseOptional, POSITIVE_INT } from './flags.js';
 import { lockFolder } from '../util/lease.js';
 
 interface ImportFlags {
@@ -19,7 +19,6 @@ interface ImportFlags {
   json?: boolean;
 }
 
-const positiveInt = (v: string, flag: string): number => parseNumber(v, flag, { int: true, positive: true });
 
 /** Register `sail store`. */
 export function register(program: Command): void {
@@ -46,7 +45,7 @@ export function register(program: Command): void {
       const manifest = await importNpy({
         images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
         dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
-        rowsPerPart: flags.rowsPerPart !== undefined ? positiveInt(flags.rowsPerPart, '--rows-per-part') : undefined,
+        rowsPerPart: parseOptional(flags.rowsPerPart, '--rows-per-part', POSITIVE_INT),
         onProgress: (done, total) => {
           if (!started) {
             bar.start(total, 0);

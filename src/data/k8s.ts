@@ -1,9 +1,12 @@
 // Render the Kubernetes Indexed Job template (deploy/k8s/indexed-job.yaml) for `sail download` or
 // `sail encode`: pod i of N runs with `--shard $(JOB_COMPLETION_INDEX)/N`.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
+
+/** Defaults of the rendered Job; `sail data k8s` shows and passes the same values. */
+export const K8S_DEFAULTS = { pvc: 'sail-data', cpu: '2', memory: '4Gi' };
 
 /** Which command the Job runs. */
 export type K8sJobKind = 'download' | 'encode';
@@ -29,17 +32,6 @@ export interface K8sJobOptions {
   memory?: string;
   /** More arguments appended to the sail command. */
   extraArgs?: string[];
-}
-
-/** Folder of the installed package (walks up to package.json, so it works from src/ and dist/src/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new SailError('package root not found');
-    dir = up;
-  }
-  return dir;
 }
 
 /** Path of the shipped template. */
@@ -68,7 +60,7 @@ export function renderIndexedJob(opts: K8sJobOptions, template = readFileSync(k8
   if (!Number.isInteger(par) || par < 1) throw new SailError(`parallelism must be a positive integer, got ${par}`);
   const name = opts.name ?? `sail-${opts.kind}`;
   if (!DNS_LABEL.test(name)) throw new SailError(`job name "${name}" is not a DNS label (lowercase letters, digits, '-')`);
-  const pvc = opts.pvc ?? 'sail-data';
+  const pvc = opts.pvc ?? K8S_DEFAULTS.pvc;
   if (!DNS_LABEL.test(pvc)) throw new SailError(`PVC name "${pvc}" is not a DNS label`);
   if (!opts.image || /\s/.test(opts.image)) throw new SailError(`image "${opts.image}" must be non-empty without spaces`);
   const values: Record<string, string> = {
@@ -79,8 +71,8 @@ export function renderIndexedJob(opts: K8sJobOptions, template = readFileSync(k8
     IMAGE: JSON.stringify(opts.image),
     ARGS: JSON.stringify(jobArgs(opts)),
     PVC: JSON.stringify(pvc),
-    CPU: JSON.stringify(opts.cpu ?? '2'),
-    MEMORY: JSON.stringify(opts.memory ?? '4Gi'),
+    CPU: JSON.stringify(opts.cpu ?? K8S_DEFAULTS.cpu),
+    MEMORY: JSON.stringify(opts.memory ?? K8S_DEFAULTS.memory),
   };
   const out = template.replace(/\{\{([A-Z]+)\}\}/g, (m, key: string) => {
     if (!(key in values)) throw new SailError(`template placeholder ${m} has no value`, { file: 'deploy/k8s/indexed-job.yaml' });

@@ -1,7 +1,7 @@
 // Held-out evaluation of one head on the demo stores, through the project's eval library (src/eval):
 // head application, retrieval both ways and zero-shot classification with templates.
-import type { EvalHead } from '../eval/head-apply.js';
-import { createHeadApplier } from '../eval/head-apply.js';
+import type { LoadedHead } from '../head/load.js';
+import { createHeadRunner } from '../head/runner.js';
 import { retrievalFromMatrix } from '../eval/metrics.js';
 import { similarityMatrix } from '../eval/similarity.js';
 import { buildClassifier, zeroShotEvaluate } from '../eval/zeroshot.js';
@@ -30,11 +30,11 @@ export interface EvalInputs {
 }
 
 /** Evaluate one head on the held-out stores. Metrics are fractions in [0, 1]. */
-export async function evaluateHead(head: EvalHead, inp: EvalInputs): Promise<DemoMetrics> {
+export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<DemoMetrics> {
   const test = await openStore(inp.testStoreDir);
   const promptStore = await openStore(inp.promptStoreDir);
   const session = { threads: inp.threads };
-  const applier = await createHeadApplier(head, session);
+  const applier = createHeadRunner(head, session);
   try {
     const n = test.rows;
     for (const t of [inp.category, inp.subcategory]) {

@@ -1,8 +1,9 @@
 // Training one demo head through the project's training loop (src/train/loop.ts), resumable, plus the
 // untrained twin (same config and seed, 0 steps) used as a baseline.
+import { paramsFromTensors } from '../head/load.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
+import type { HeadType } from '../head/config.js';
 import { initParams } from '../head/init.js';
 import type { LoadedHead } from '../head/load.js';
 import { createTrainEngine } from '../train/engine.js';
@@ -75,19 +76,10 @@ export async function trainDemoHead(o: DemoTrainOptions, onStep?: (done: number,
   onStep?.(summary.steps, summary.totalSteps, summary.last?.loss);
   const ck = await loadLatestCheckpoint(o.runDir);
   if (!ck) throw new SailError('training finished without a checkpoint', { file: o.runDir });
-  const final = { config: summary.head, params: orderedParams(summary.head, ck.params, ck.dir) };
+  const final = { config: summary.head, params: paramsFromTensors(summary.head, ck.params, { strict: true, file: ck.dir }) };
   // The loop initialises with initParams(head, new Rng(seed)): the same call gives the untrained twin.
   const initial = { config: summary.head, params: initParams(summary.head, new Rng(o.seed)) };
   return { initial, final, checkpoint: ck.dir, curve: await readCurve(summary.log), seconds: summary.seconds };
-}
-
-function orderedParams(cfg: HeadConfig, tensors: Map<string, Float32Array>, dir: string): ParamSet {
-  return paramSpecs(cfg).map(({ name, shape }) => {
-    const data = tensors.get(name);
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!data || data.length !== size) throw new SailError(`checkpoint tensor ${name} missing or mis-sized`, { file: dir });
-    return { name, shape, data };
-  });
 }
 
 /** Loss per step from the loop's JSONL log. */

@@ -2,7 +2,7 @@
 // They run from a local transformers.js folder (--model-dir or the cache); --allow-download fetches one.
 import { resolveModelFolder, type ResolveModelOptions } from './model-folder.js';
 import { recipeDim, type ImageRecipe, type TextPooling } from './pooling.js';
-import { registerBackbone, type EncoderLoadOptions } from './registry.js';
+import type { BackboneSpec, EncoderLoadOptions } from './backbone-spec.js';
 
 interface HubImageRow {
   name: string;
@@ -42,10 +42,11 @@ function where(opts: EncoderLoadOptions, hubId: string, required: string[]): Res
   return { modelDir: opts.modelDir, hubId, allowDownload: opts.allowDownload, cacheDir: opts.cacheDir, required, optional: ['onnx/model.onnx_data'] };
 }
 
-/** Register every built-in hub backbone (idempotent). */
-export function registerHubBackbones(): void {
+/** Registry entries of every built-in hub backbone (the registry registers them on first use). */
+export function hubBackbones(): BackboneSpec[] {
+  const specs: BackboneSpec[] = [];
   for (const row of HUB_IMAGE_BACKBONES) {
-    registerBackbone({
+    specs.push({
       kind: 'image',
       name: row.name,
       hubId: row.hubId,
@@ -60,7 +61,7 @@ export function registerHubBackbones(): void {
     });
   }
   for (const row of HUB_TEXT_BACKBONES) {
-    registerBackbone({
+    specs.push({
       kind: 'text',
       name: row.name,
       hubId: row.hubId,
@@ -74,4 +75,5 @@ export function registerHubBackbones(): void {
       },
     });
   }
+  return specs;
 }

@@ -5,7 +5,7 @@ import { SailError } from '../util/errors.js';
 import { onnxPath, readModelJson } from './model-folder.js';
 import { checkRecipe, patchTokens, poolImageTokens, recipeDim, type ImageRecipe } from './pooling.js';
 import { parsePreprocessorConfig, preprocessBatch, type PreprocessConfig } from './preprocess.js';
-import type { EncoderLoadOptions } from './registry.js';
+import type { EncoderLoadOptions } from './backbone-spec.js';
 import type { ImageEncoder, ImageInput, PreparedBatch } from './types.js';
 import type { PreparedImages } from './preprocess.js';
 
@@ -94,6 +94,7 @@ export async function loadOnnxImageEncoder(folder: string, opts: OnnxImageOption
 
   return {
     id: opts.id ?? `${folder}:${recipe}`,
+    preprocess: pre,
     dim: recipeDim(recipe, hidden),
     prepare,
     encodePrepared,

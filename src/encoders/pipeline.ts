@@ -281,7 +281,8 @@ async function encodeLocked(opts: EncodeOptions, run: EncodeRun): Promise<Encode
     const complete = Array.from({ length: parts }, (_, k) => writer.hasPart(k)).every(Boolean);
     if (!complete) return;
     const merged = await mergeRecords(opts.out, parts, res.sourceRows);
-    const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows } };
+    // the image spec is recorded so an export of this backbone preprocesses exactly as the store was encoded
+    const meta = { encode: { source: settings.input, kind: source.kind, partSize, sourceRows: merged.sourceRows, dropped: merged.dropped, keptRows: merged.keptRows, imagePreprocess: imageEncoder?.preprocess } };
     res.manifest = await (await createStoreWriter(opts.out, { modalities, meta })).finalize();
   });
   return res;

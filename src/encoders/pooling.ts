@@ -1,13 +1,37 @@
-// Pure pooling of backbone token outputs into one vector per item (SAIL method sections 1.1 and 2).
+// Pooling of backbone token outputs into one vector per item (SAIL method sections 1.1 and 2): the one
+// vocabulary, and the JS form that the library encoders run. The same poolings as ONNX nodes (for fused
+// exports) are in pooling-graph.ts; test/model/fused-parity.test.ts holds the two forms to each other.
 import { SailError } from '../util/errors.js';
 
-/** DINOv2 aggregation: `concat` = [CLS ; mean(patch)], `cls` = CLS, `patch` = mean(patch). */
-export type ImageRecipe = 'concat' | 'cls' | 'patch';
-/** Text pooling: `cls` = token 0, `mean` = mean over attended tokens, `last` = last attended token. */
-export type TextPooling = 'cls' | 'mean' | 'last';
+/**
+ * How backbone token states [B, T, D] become one vector per item:
+ * - `none`: the output is already pooled, [B, D];
+ * - `cls`: token 0 (CLIP/DINOv2 CLS, GTE "BOS");
+ * - `patch`: mean of the patch tokens (DINOv2 'patch'; tokens after CLS and registers);
+ * - `concat`: [CLS ; mean(patch tokens)] -> 2D (DINOv2 'concat', the SAIL default);
+ * - `mean`: mean over attended tokens (the attention mask; every token when there is none);
+ * - `last`: the last attended token.
+ */
+export type Pooling = 'none' | 'cls' | 'patch' | 'concat' | 'mean' | 'last';
+export const POOLINGS: readonly Pooling[] = ['none', 'cls', 'patch', 'concat', 'mean', 'last'];
+
+/** The poolings an image backbone offers (DINOv2 aggregation). */
+export type ImageRecipe = Extract<Pooling, 'concat' | 'cls' | 'patch'>;
+/** The poolings a text backbone offers. */
+export type TextPooling = Extract<Pooling, 'cls' | 'mean' | 'last'>;
 
 export const IMAGE_RECIPES: readonly ImageRecipe[] = ['concat', 'cls', 'patch'];
 export const TEXT_POOLINGS: readonly TextPooling[] = ['cls', 'mean', 'last'];
+
+/** Older names of the export CLI, still accepted. */
+const ALIASES: Record<string, Pooling> = { 'cls-mean': 'concat', 'mean-patch': 'patch' };
+
+/** Validate a pooling name from a user or a config (`cls-mean` and `mean-patch` name `concat` and `patch`). */
+export function parsePooling(p: string, what = 'pooling'): Pooling {
+  const v = ALIASES[p] ?? p;
+  if (!(POOLINGS as readonly string[]).includes(v)) throw new SailError(`unknown ${what} '${p}' (expected ${POOLINGS.join(', ')})`);
+  return v as Pooling;
+}
 
 /** Validate a recipe name coming from a user or a config. */
 export function checkRecipe(r: string): ImageRecipe {

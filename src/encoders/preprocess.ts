@@ -1,38 +1,22 @@
-// Image preprocessing with sharp, following Hugging Face image processors (BitImageProcessor for DINOv2):
-// RGB -> resize shortest edge (bicubic) -> center crop -> rescale 1/255 -> normalise mean/std -> NCHW float32.
+// The one image preprocessing of sail: the spec type, and one implementation per resize mode. Every path
+// that turns an image into backbone input (encode, the model API, an export run from Node, the search
+// server) calls preprocessBatch with the spec that the backbone declares and that the store manifest and
+// sail_model.json record.
+// - HF modes (shortest edge / exact size, then optional centre crop), following Hugging Face image
+//   processors (BitImageProcessor for DINOv2): RGB -> resize (PIL-exact bicubic upscales, libvips
+//   downscales) -> center crop -> rescale -> normalise -> NCHW/NHWC float32.
+// - Square modes (the npm MobileNetV2): RGBA composited on white, triangle-filter resampling to a square
+//   (src/encoders/npm/resample.ts), then the same rescale/normalise.
 import sharp, { type KernelEnum } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { SailError } from '../util/errors.js';
 import { pilBicubicResize } from './resample.js';
+import { decodeRgba, type RgbaImage } from './npm/image-preprocess.js';
+import { resampleRgbaToUnitFloat } from './npm/resample.js';
 import type { ImageInput } from './types.js';
+import type { PreprocessConfig, SquareResize } from './image-spec.js';
 
-/** Everything needed to turn an image into model input. */
-export interface PreprocessConfig {
-  /** Resize target: shortest edge to this many pixels (aspect kept), or an exact size. Undefined: no resize. */
-  resize?: { shortestEdge: number } | { height: number; width: number };
-  /** Center-crop size; undefined: no crop. */
-  crop?: { height: number; width: number };
-  /** sharp kernel for the resize ('cubic' = bicubic, as PIL resample=3). */
-  kernel: keyof KernelEnum;
-  /** Multiply 8-bit values by this (1/255), or undefined to leave 0..255. */
-  rescale?: number;
-  /** Per-channel mean and std (after rescale); undefined: no normalisation. */
-  mean?: [number, number, number];
-  std?: [number, number, number];
-  /** Memory layout of the output tensor. */
-  layout: 'nchw' | 'nhwc';
-}
-
-/** DINOv2 defaults (facebook/dinov2-* preprocessor_config.json). */
-export const DINOV2_PREPROCESS: PreprocessConfig = {
-  resize: { shortestEdge: 256 },
-  crop: { height: 224, width: 224 },
-  kernel: 'cubic',
-  rescale: 1 / 255,
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-  layout: 'nchw',
-};
+export { DINOV2_PREPROCESS, type PreprocessConfig, type SquareResize } from './image-spec.js';
 
 // PIL resample codes used in HF configs -> the closest sharp kernel.
 const KERNELS: Record<number, keyof KernelEnum> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic', 4: 'linear', 5: 'linear' };
@@ -79,10 +63,9 @@ export function parsePreprocessorConfig(json: unknown, file = 'preprocessor_conf
   return cfg;
 }
 
-/** Output height and width of the preprocessed image. */
-export function outputSize(cfg: PreprocessConfig, srcH: number, srcW: number): { height: number; width: number } {
-  if (cfg.crop) return cfg.crop;
-  return resizedSize(cfg, srcH, srcW);
+/** Whether a resize is of the square (npm backbone) kind. */
+export function isSquareResize(r: PreprocessConfig['resize']): r is SquareResize {
+  return r !== undefined && 'square' in r;
 }
 
 /**
@@ -92,6 +75,7 @@ export function outputSize(cfg: PreprocessConfig, srcH: number, srcW: number): {
 export function resizedSize(cfg: PreprocessConfig, h: number, w: number): { height: number; width: number } {
   const r = cfg.resize;
   if (!r) return { height: h, width: w };
+  if ('square' in r) return { height: r.square, width: r.square };
   if ('shortestEdge' in r) {
     const s = r.shortestEdge;
     if (h <= w) return { height: s, width: Math.max(1, Math.floor((s * w) / h)) };
@@ -103,7 +87,8 @@ export function resizedSize(cfg: PreprocessConfig, h: number, w: number): { heig
 /** The fixed per-image tensor size, when the config has one (crop or exact resize). */
 export function fixedSize(cfg: PreprocessConfig): { height: number; width: number } | undefined {
   if (cfg.crop) return cfg.crop;
-  if (cfg.resize && !('shortestEdge' in cfg.resize)) return cfg.resize;
+  if (cfg.resize && 'square' in cfg.resize) return { height: cfg.resize.square, width: cfg.resize.square };
+  if (cfg.resize && 'height' in cfg.resize) return cfg.resize;
   return undefined;
 }
 
@@ -128,6 +113,7 @@ async function inputBytes(input: ImageInput): Promise<Buffer | Uint8Array> {
  * libvips (multi-threaded), which agrees with PIL within 2 levels (mean ~0.2) on detailed images.
  */
 export async function decodeAndResize(input: ImageInput, cfg: PreprocessConfig, limits: DecodeLimits = {}): Promise<{ data: Uint8Array; height: number; width: number }> {
+  if (isSquareResize(cfg.resize)) throw new SailError('square resizes decode through preprocessBatch');
   const bytes = await inputBytes(input);
   const maxPixels = limits.maxPixels ?? 100_000_000;
   // failOn 'error': truncated or corrupt files reject instead of decoding garbage
@@ -194,8 +180,39 @@ export function normalizeInto(rgb: Uint8Array, h: number, w: number, cfg: Prepro
   }
 }
 
+/** Whether rescale + normalisation map 8-bit values v to exactly v / 255 (the square modes' own output). */
+function isUnitAffine(cfg: PreprocessConfig): boolean {
+  const unit = (cfg.rescale ?? 1) * 255 === 1;
+  return unit && (cfg.mean ?? [0, 0, 0]).every((m) => m === 0) && (cfg.std ?? [1, 1, 1]).every((s) => s === 1);
+}
+
+/**
+ * Square modes: resample decoded RGBA to unit floats [side, side, 3] at `out[offset..]`, then apply the
+ * config's rescale/normalise (in 8-bit units, as {@link normalizeInto}) and layout.
+ */
+export function squareInto(img: RgbaImage, cfg: PreprocessConfig & { resize: SquareResize }, out: Float32Array, offset: number): void {
+  const side = cfg.resize.square;
+  resampleRgbaToUnitFloat(img.data, img.width, img.height, side, cfg.resize.fit, out, offset);
+  if (isUnitAffine(cfg) && cfg.layout === 'nhwc') return;
+  const n = side * side;
+  const hwc = out.slice(offset, offset + 3 * n);
+  const scale = (cfg.rescale ?? 1) * 255;
+  const mean = cfg.mean ?? [0, 0, 0];
+  const std = cfg.std ?? [1, 1, 1];
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < n; i++) {
+      const v = isUnitAffine(cfg) ? hwc[i * 3 + c] : (hwc[i * 3 + c] * scale - mean[c]) / std[c];
+      out[cfg.layout === 'nchw' ? offset + c * n + i : offset + i * 3 + c] = v;
+    }
+}
+
 /** One image -> float32 tensor [3, h, w] (or [h, w, 3] for nhwc). */
 export async function preprocessImage(input: ImageInput, cfg: PreprocessConfig, limits?: DecodeLimits): Promise<{ data: Float32Array; height: number; width: number }> {
+  if (isSquareResize(cfg.resize)) {
+    const p = await preprocessBatch([input], cfg, limits);
+    if (p.failed.length) throw new SailError(p.failed[0].reason);
+    return { data: p.data, height: cfg.resize.square, width: cfg.resize.square };
+  }
   const img = await decodeAndResize(input, cfg, limits);
   const data = new Float32Array(img.height * img.width * 3);
   normalizeInto(img.data, img.height, img.width, cfg, data, 0);
@@ -215,13 +232,17 @@ export interface PreparedImages {
 /**
  * Preprocess a batch in parallel (sharp runs on libuv's thread pool). Images that fail to decode are
  * reported in `failed`, never thrown, so a caller can drop exactly those rows. The config must have a
- * fixed output size (crop or exact resize), as a batch tensor needs one.
+ * fixed output size (crop, exact or square resize), as a batch tensor needs one.
  */
 export async function preprocessBatch(images: ImageInput[], cfg: PreprocessConfig, limits?: DecodeLimits): Promise<PreparedImages> {
   const size = fixedSize(cfg);
   if (!size) throw new SailError('batched preprocessing needs a crop_size or an exact size in the preprocessor config');
   const per = size.height * size.width * 3;
-  const results = await Promise.allSettled(images.map((im) => decodeAndResize(im, cfg, limits)));
+  const resize = cfg.resize;
+  const square = isSquareResize(resize) ? { ...cfg, resize } : undefined;
+  const results = await Promise.allSettled(
+    images.map((im, i) => (square ? decodeRgba(im, square.resize.square, square.resize.fit, i) : decodeAndResize(im, cfg, limits))),
+  );
   const ok: number[] = [];
   const failed: { index: number; reason: string }[] = [];
   results.forEach((r, i) => {
@@ -231,7 +252,8 @@ export async function preprocessBatch(images: ImageInput[], cfg: PreprocessConfi
   const data = new Float32Array(ok.length * per);
   ok.forEach((i, k) => {
     const r = results[i] as PromiseFulfilledResult<{ data: Uint8Array; height: number; width: number }>;
-    normalizeInto(r.value.data, size.height, size.width, cfg, data, k * per);
+    if (square) squareInto(r.value, square, data, k * per);
+    else normalizeInto(r.value.data, size.height, size.width, cfg, data, k * per);
   });
   const dims = cfg.layout === 'nchw' ? [ok.length, 3, size.height, size.width] : [ok.length, size.height, size.width, 3];
   return { data, dims, ok, failed };

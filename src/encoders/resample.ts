@@ -57,58 +57,43 @@ function clip8(ss: number): number {
   return Math.floor(ss / ONE);
 }
 
-/** Resize 8-bit RGB [h, w, 3] to [oh, ow, 3] exactly as Pillow's `Image.resize(..., BICUBIC)`. */
-export function pilBicubicResize(src: Uint8Array, w: number, h: number, ow: number, oh: number): Uint8Array {
-  let cur = src;
-  let cw = w;
-  if (ow !== w) {
-    const { bounds, taps, k } = coefficients(w, ow);
-    const out = new Uint8Array(ow * h * 3);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < ow; x++) {
-        const xmin = bounds[x * 2];
-        const n = bounds[x * 2 + 1];
-        let r = ONE / 2;
-        let g = ONE / 2;
-        let b = ONE / 2;
-        for (let i = 0; i < n; i++) {
-          const c = k[x * taps + i];
-          const s = (y * w + xmin + i) * 3;
-          r += c * src[s];
-          g += c * src[s + 1];
-          b += c * src[s + 2];
-        }
-        const o = (y * ow + x) * 3;
-        out[o] = clip8(r);
-        out[o + 1] = clip8(g);
-        out[o + 2] = clip8(b);
-      }
-    }
-    cur = out;
-    cw = ow;
-  }
-  if (oh === h) return cur;
-  const { bounds, taps, k } = coefficients(h, oh);
-  const out = new Uint8Array(cw * oh * 3);
+/**
+ * One separable pass of Resample.c over 8-bit RGB [h, w, 3]: the horizontal pass resamples rows to
+ * `outLen` columns, the vertical pass columns to `outLen` rows (taps `tapStride` bytes apart).
+ */
+function resamplePass(src: Uint8Array, w: number, h: number, horizontal: boolean, outLen: number): Uint8Array {
+  const { bounds, taps, k } = coefficients(horizontal ? w : h, outLen);
+  const ow = horizontal ? outLen : w;
+  const oh = horizontal ? h : outLen;
+  const tapStride = horizontal ? 3 : w * 3;
+  const out = new Uint8Array(ow * oh * 3);
   for (let y = 0; y < oh; y++) {
-    const ymin = bounds[y * 2];
-    const n = bounds[y * 2 + 1];
-    for (let x = 0; x < cw; x++) {
+    for (let x = 0; x < ow; x++) {
+      const p = horizontal ? x : y; // output position along the resampled axis
+      const min = bounds[p * 2];
+      const n = bounds[p * 2 + 1];
+      const base = horizontal ? (y * w + min) * 3 : (min * w + x) * 3;
       let r = ONE / 2;
       let g = ONE / 2;
       let b = ONE / 2;
       for (let i = 0; i < n; i++) {
-        const c = k[y * taps + i];
-        const s = ((ymin + i) * cw + x) * 3;
-        r += c * cur[s];
-        g += c * cur[s + 1];
-        b += c * cur[s + 2];
+        const c = k[p * taps + i];
+        const s = base + i * tapStride;
+        r += c * src[s];
+        g += c * src[s + 1];
+        b += c * src[s + 2];
       }
-      const o = (y * cw + x) * 3;
+      const o = (y * ow + x) * 3;
       out[o] = clip8(r);
       out[o + 1] = clip8(g);
       out[o + 2] = clip8(b);
     }
   }
   return out;
+}
+
+/** Resize 8-bit RGB [h, w, 3] to [oh, ow, 3] exactly as Pillow's `Image.resize(..., BICUBIC)`: horizontal pass first. */
+export function pilBicubicResize(src: Uint8Array, w: number, h: number, ow: number, oh: number): Uint8Array {
+  const rows = ow !== w ? resamplePass(src, w, h, true, ow) : src;
+  return oh !== h ? resamplePass(rows, ow, h, false, oh) : rows;
 }

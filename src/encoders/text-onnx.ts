@@ -4,7 +4,7 @@ import { createSession, ort } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
 import { onnxPath, readModelJson } from './model-folder.js';
 import { checkPooling, poolTextTokens, type TextPooling } from './pooling.js';
-import type { EncoderLoadOptions } from './registry.js';
+import type { EncoderLoadOptions } from './backbone-spec.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import type { TextEncoder } from './types.js';
 

@@ -1,4 +1,5 @@
 // What every frozen backbone looks like to the rest of the pipeline.
+import type { PreprocessConfig } from './image-spec.js';
 
 /** An image to encode: encoded file bytes (JPEG/PNG/WebP...) or a file path. */
 export type ImageInput = Buffer | Uint8Array | string; // encoded bytes, or a file path
@@ -8,6 +9,11 @@ export interface ImageEncoder {
   /** Registry id, e.g. 'mobilenetv2-nsfwjs' or 'dinov2-small:concat'. */
   readonly id: string;
   readonly dim: number;
+  /**
+   * How this backbone turns an image into its input (src/encoders/preprocess.ts runs it). Recorded in the
+   * store manifest and in sail_model.json, so an export of this backbone preprocesses identically.
+   */
+  readonly preprocess?: PreprocessConfig;
   /** Embed a batch of images; returns row-major [n, dim] float32, unnormalised. */
   encode(images: ImageInput[]): Promise<Float32Array>;
   /** Per-patch features [n, patches, dim] where the backbone has them (DINOv2 `[CLS ; patch_i]`). */

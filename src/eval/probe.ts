@@ -1,6 +1,7 @@
 // Alignment probing (sail-method.md 7.7): train a LayerNorm + Linear head per backbone pair on the same
 // rows with SigLIP + Lion, score each on held-out rows by the mean of I2T R@10 and T2I R@10, and rank.
 // Every stage is resumable: the train split store, the training run and each pair's result are reused.
+import { defaultHeadConfig } from '../head/config.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { openStore, type EmbeddingStore } from '../store/reader.js';
@@ -32,6 +33,16 @@ export interface ProbePair {
   heldOutTextStore?: string;
 }
 
+/** Probing defaults (sail-method.md 7.7): linear head to 2048, Lion, wd 1e-7; `sail probe` shows the same. */
+export const PROBE_DEFAULTS = {
+  targetDim: 2048,
+  lr: 1e-4,
+  weightDecay: 1e-7,
+  batchSize: 32768,
+  epochs: 10,
+  seed: 42,
+};
+
 export interface ProbeOptions {
   pairs: ProbePair[];
   outDir: string;
@@ -39,7 +50,7 @@ export interface ProbeOptions {
   createEngine: (opts: EngineOptions) => Promise<TrainEngine>;
   /** Held-out rows: a count (>= 1) or a fraction (< 1). Default: 10% capped at 5000. */
   heldOut?: number;
-  /** Probing defaults (7.7): linear head to 2048, Lion, wd 1e-7. */
+  /** Defaults: {@link PROBE_DEFAULTS}. */
   targetDim?: number;
   lr?: number;
   weightDecay?: number;
@@ -122,7 +133,7 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
   if (existsSync(resultPath)) return JSON.parse(await fs.readFile(resultPath, 'utf8')) as ProbeResult;
   const imgMod = pair.imageModality ?? 'image';
   const txtMod = pair.textModality ?? 'text';
-  const seed = o.seed ?? 42;
+  const seed = o.seed ?? PROBE_DEFAULTS.seed;
   const img = await openStore(pair.imageStore);
   const txt = pair.textStore ? await openStore(pair.textStore) : img;
   try {
@@ -145,9 +156,9 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
     const runDir = join(dir, 'run');
     const summary = await trainLoop({
       storeDir, outDir: runDir, createEngine: o.createEngine,
-      head: { type: 'linear', targetDim: o.targetDim ?? 2048, logitScaleInit: 20, logitBiasInit: -10 },
-      loss: 'siglip', optimizer: 'lion', lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 1e-7,
-      batchSize: Math.min(o.batchSize ?? 32768, train.length), epochs: o.epochs ?? 10, steps: o.steps, warmupSteps: o.warmupSteps,
+      head: { type: 'linear', targetDim: o.targetDim ?? PROBE_DEFAULTS.targetDim, logitScaleInit: defaultHeadConfig.logitScaleInit, logitBiasInit: defaultHeadConfig.logitBiasInit },
+      loss: 'siglip', optimizer: 'lion', lr: o.lr ?? PROBE_DEFAULTS.lr, weightDecay: o.weightDecay ?? PROBE_DEFAULTS.weightDecay,
+      batchSize: Math.min(o.batchSize ?? PROBE_DEFAULTS.batchSize, train.length), epochs: o.epochs ?? PROBE_DEFAULTS.epochs, steps: o.steps, warmupSteps: o.warmupSteps,
       seed, resume: true, threads: o.threads, checkpointEvery: 500,
       onProgress: (p) => o.onProgress?.({ pair: pair.name, stage: 'train', train: p }),
     });

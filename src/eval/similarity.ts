@@ -5,6 +5,7 @@
 // 1 + the number of non-positive candidates whose score is >= the best positive score. A tie therefore
 // counts against the query: a model that gives every candidate the same score gets the worst rank, never
 // R@1 = 100%. Top-K lists are ordered by score descending, then candidate index ascending.
+import { insertTopK } from '../util/top-k.js';
 import type * as ortTypes from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
@@ -58,18 +59,7 @@ export interface SimilarityOptions extends SessionOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Row-wise L2 normalisation (in place unless `out` is given); zero rows stay zero. */
-export function l2NormalizeRows(x: Float32Array, dim: number, out: Float32Array = x): Float32Array {
-  const n = x.length / dim;
-  for (let i = 0; i < n; i++) {
-    let ss = 0;
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j];
-    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let j = 0; j < dim; j++) out[o + j] = x[o + j] * inv;
-  }
-  return out;
-}
+export { l2NormalizeRows } from '../util/vectors.js';
 
 /**
  * A reusable product session: `scores(a, rowsA, b, rowsB)` = A B^T as [rowsA, rowsB] float32.
@@ -305,14 +295,7 @@ function pushTopK(s: Float32Array, row: number, bc: number, c0: number, idx: Int
   for (let j = 0; j < bc; j++) {
     const v = s[row + j];
     if (!(v > thr)) continue;
-    let p = o + k - 1;
-    while (p > o && sc[p - 1] < v) {
-      sc[p] = sc[p - 1];
-      idx[p] = idx[p - 1];
-      p--;
-    }
-    sc[p] = v;
-    idx[p] = c0 + j;
+    insertTopK(idx, sc, o, k, c0 + j, v);
     thr = sc[o + k - 1];
   }
 }

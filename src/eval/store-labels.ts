@@ -3,7 +3,8 @@
 import { promises as fs } from 'node:fs';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
-import { createHeadApplier, type EvalHead } from './head-apply.js';
+import { createHeadRunner } from '../head/runner.js';
+import type { LoadedHead } from '../head/load.js';
 import { l2NormalizeRows } from './similarity.js';
 
 /** Read a labels file: one non-empty label per line, in store row order. */
@@ -27,11 +28,11 @@ export async function readLabels(file: string): Promise<string[]> {
  * raw features, L2-normalised) and integer labels indexed into `classNames`.
  */
 export async function labelledStoreEmbeddings(
-  storeDir: string, labelsFile: string, classNames: readonly string[], opts: { modality?: string; head?: EvalHead; threads?: number } = {},
+  storeDir: string, labelsFile: string, classNames: readonly string[], opts: { modality?: string; head?: LoadedHead; threads?: number } = {},
 ): Promise<{ embeddings: Float32Array; labels: Int32Array; dim: number }> {
   const names = await readLabels(labelsFile);
   const store = await openStore(storeDir);
-  const applier = opts.head ? await createHeadApplier(opts.head, { threads: opts.threads }) : undefined;
+  const applier = opts.head ? createHeadRunner(opts.head, { threads: opts.threads }) : undefined;
   try {
     if (names.length !== store.rows) throw new SailError(`${names.length} labels for a store of ${store.rows} rows`, { file: labelsFile });
     const mod = opts.modality ?? 'image';

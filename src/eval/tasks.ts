@@ -4,7 +4,8 @@ import type { ImageInput } from '../encoders/types.js';
 import type { Side } from '../head/config.js';
 import { openStore, type EmbeddingStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
-import { createHeadApplier, type EvalHead, type HeadApplier } from './head-apply.js';
+import { createHeadRunner, type HeadRunner } from '../head/runner.js';
+import type { LoadedHead } from '../head/load.js';
 import {
   knnAccuracy, mmvpScores, retrievalChance, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
 } from './metrics.js';
@@ -40,7 +41,7 @@ export async function evaluateRetrieval(
 /** Options of {@link evaluateRetrievalOnStores}. */
 export interface StoreRetrievalOptions extends SimilarityOptions {
   /** A trained head (applied to both sides), or an applier already built. Omit to evaluate raw embeddings (same width needed). */
-  head?: EvalHead | HeadApplier;
+  head?: LoadedHead | HeadRunner;
   imageModality?: string;
   /** Caption modalities: row i of each is a caption of image i (default ['text']). */
   textModalities?: string[];
@@ -53,7 +54,7 @@ export interface StoreRetrievalOptions extends SimilarityOptions {
   textStore?: string | EmbeddingStore;
 }
 
-async function readSide(store: EmbeddingStore, name: string, rows: Uint32Array, block: number, head: HeadApplier | undefined, side: Side): Promise<{ data: Float32Array; dim: number }> {
+async function readSide(store: EmbeddingStore, name: string, rows: Uint32Array, block: number, head: HeadRunner | undefined, side: Side): Promise<{ data: Float32Array; dim: number }> {
   const inDim = store.dim(name);
   const outDim = head ? head.config.targetDim : inDim;
   const data = new Float32Array(rows.length * outDim);
@@ -75,7 +76,7 @@ export async function evaluateRetrievalOnStores(storeOrDir: string | EmbeddingSt
   const store = typeof storeOrDir === 'string' ? await openStore(storeOrDir) : storeOrDir;
   const tStore = opts.textStore === undefined ? store : typeof opts.textStore === 'string' ? await openStore(opts.textStore) : opts.textStore;
   const ownHead = opts.head !== undefined && !('apply' in opts.head);
-  const head = opts.head === undefined ? undefined : 'apply' in opts.head ? opts.head : await createHeadApplier(opts.head, opts);
+  const head = opts.head === undefined ? undefined : 'apply' in opts.head ? opts.head : await createHeadRunner(opts.head, opts);
   try {
     if (tStore.rows !== store.rows) throw new SailError(`text store has ${tStore.rows} rows, image store ${store.rows}: rows must be the same samples`, { file: tStore.dir });
     const rows = opts.rows ?? Uint32Array.from({ length: store.rows }, (_, i) => i);

@@ -1,8 +1,8 @@
 // Zero-shot classification: prompt templates, the class-vector classifier (mean of normalised template
 // embeddings, renormalised; sail-method.md 9.1) and its accuracy via the blocked similarity scan.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
 import { l2NormalizeRows, scanSimilarity, type SimilarityOptions } from './similarity.js';
@@ -13,15 +13,9 @@ export const BUILTIN_TEMPLATES: Record<string, string> = {
   '7': 'templates-7.txt',
 };
 
-/** The package root (folder holding package.json), from src/eval or dist/src/eval alike. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new SailError('cannot find the sail package root (package.json) for the template files');
-    dir = up;
-  }
-  return dir;
+/** Whether a template has a class-name placeholder (`{}` or `{c}`). */
+export function hasPlaceholder(template: string): boolean {
+  return template.includes('{}') || template.includes('{c}');
 }
 
 /**
@@ -34,7 +28,7 @@ export function parseTemplates(text: string, file = '<templates>'): string[] {
   for (let i = 0; i < lines.length; i++) {
     const t = lines[i].trim();
     if (!t || t.startsWith('#')) continue;
-    if (!t.includes('{}') && !t.includes('{c}')) throw new SailError('template has no {} or {c} placeholder', { file, row: i + 1 });
+    if (!hasPlaceholder(t)) throw new SailError('template has no {} or {c} placeholder', { file, row: i + 1 });
     out.push(t);
   }
   if (!out.length) throw new SailError('no templates found', { file });
@@ -63,12 +57,16 @@ export function fillTemplate(template: string, className: string): string {
 export type EmbedTexts = (texts: string[]) => Promise<Float32Array>;
 
 /**
- * Class vectors [nClasses, dim]: for each class, embed every filled template, L2-normalise each, average,
- * and renormalise. Classes are embedded in batches of `batchTexts` prompts.
+ * The one zero-shot classifier (eval, the demo and the model API's labelEmbeddings): class vectors
+ * [nClasses, dim]; for each class, embed every filled template (`{}` / `{c}` placeholders), L2-normalise
+ * each, average, and renormalise. Classes are embedded in batches of `batchTexts` prompts. A template
+ * without a placeholder is an error (it would embed the same text for every class).
  */
 export async function buildClassifier(classNames: readonly string[], templates: readonly string[], embedTexts: EmbedTexts, dim: number, batchTexts = 1024): Promise<Float32Array> {
   if (!classNames.length) throw new SailError('zero-shot: no class names');
   if (!templates.length) throw new SailError('zero-shot: no templates');
+  const bad = templates.find((t) => !hasPlaceholder(t));
+  if (bad !== undefined) throw new SailError(`zero-shot: template ${JSON.stringify(bad)} has no {} or {c} placeholder`);
   const T = templates.length;
   const W = new Float32Array(classNames.length * dim);
   const perBatch = Math.max(1, Math.floor(batchTexts / T));

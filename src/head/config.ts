@@ -20,6 +20,8 @@ export interface HeadConfig {
   textModel?: string;
 }
 
+export const HEAD_TYPES: readonly HeadType[] = ['star', 'mlp', 'linear'];
+
 export const defaultHeadConfig = {
   type: 'star' as HeadType,
   widthFactor: 8,

@@ -134,9 +134,12 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
   return { out, xhat, y };
 }
 
-/** Row-wise L2 normalisation z / |z|; also returns 1/|z| [n, 1] for the backward pass. */
+/**
+ * Row-wise L2 normalisation z / max(|z|, 1e-12), as torch F.normalize and the inference graphs
+ * (side-model.ts); also returns 1/max(|z|, 1e-12) [n, 1] for the backward pass.
+ */
 export function l2Normalize(g: GraphBuilder, z: string): { v: string; invNorm: string } {
   const ss = g.op('ReduceSumSquare', [z], { axes: [1], keepdims: 1 });
-  const invNorm = g.op('Reciprocal', [g.op('Sqrt', [ss])]);
+  const invNorm = g.op('Reciprocal', [g.op('Max', [g.op('Sqrt', [ss]), g.constF(1e-12)])]);
   return { v: g.op('Mul', [z, invNorm]), invNorm };
 }

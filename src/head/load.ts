@@ -59,16 +59,43 @@ export function inferHeadConfig(shapes: Map<string, number[]>, file?: string): H
   return { ...defaultHeadConfig, type, widthFactor, visionDim, textDim, targetDim };
 }
 
-/** Order and check tensors against paramSpecs(cfg); missing or mis-shaped tensors give a SailError. */
-export function paramsFromTensors(cfg: HeadConfig, tensors: NamedTensor[], file?: string): ParamSet {
-  const byName = new Map(tensors.map((t) => [stripName(t.name), t]));
-  return paramSpecs(cfg).map((spec) => {
+/** Options of {@link paramsFromTensors} and {@link loadHead}. */
+export interface HeadTensorOptions {
+  /**
+   * Tensors that are not part of the head are an error, checked first (default false: they are
+   * ignored, so a head can be read out of a larger checkpoint). Training uses strict checks to fit
+   * weights into the head it trains (resume, `--init`), where a stray tensor means another head type.
+   */
+  strict?: boolean;
+  /** File named in error messages. */
+  file?: string;
+}
+
+/**
+ * The one check of head tensors: order them as paramSpecs(cfg), strip checkpoint prefixes (`module.`,
+ * ...), accept 0-d logit_scale / logit_bias for [1], and throw a SailError naming the file and tensor when
+ * one is missing, mis-shaped, or (strict) not part of the head. A Map (name -> values, as training
+ * checkpoints are read) is checked by size.
+ */
+export function paramsFromTensors(cfg: HeadConfig, tensors: readonly NamedTensor[] | Map<string, Float32Array>, opts: HeadTensorOptions = {}): ParamSet {
+  const { file } = opts;
+  const list = tensors instanceof Map ? [...tensors].map(([name, data]) => ({ name, shape: undefined, data })) : tensors.map((t) => ({ ...t, shape: t.shape as number[] | undefined }));
+  const byName = new Map(list.map((t) => [stripName(t.name), t]));
+  const specs = paramSpecs(cfg);
+  if (opts.strict) {
+    const wanted = new Set(specs.map((s) => s.name));
+    for (const name of byName.keys()) if (!wanted.has(name)) throw new SailError(`tensor ${name} is not part of a ${cfg.type} head (head type differs?)`, { file });
+  }
+  return specs.map((spec) => {
     const t = byName.get(spec.name);
-    if (!t) throw new SailError(`head tensor ${spec.name} is missing (not a ${cfg.type} head of these widths?)`, { file });
+    if (!t) throw new SailError(`tensor ${spec.name} is missing (not a ${cfg.type} head of these widths?)`, { file });
+    const size = spec.shape.reduce((a, b) => a * b, 1);
     // logit_scale / logit_bias may be stored as 0-d scalars (PyTorch) instead of [1]
-    const scalarOk = spec.shape.length === 1 && spec.shape[0] === 1 && t.shape.length === 0 && t.data.length === 1;
-    if (!scalarOk && JSON.stringify(t.shape) !== JSON.stringify(spec.shape)) {
-      throw new SailError(`head tensor ${spec.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(spec.shape)}`, { file });
+    const scalarOk = spec.shape.length === 1 && spec.shape[0] === 1 && t.shape?.length === 0 && t.data.length === 1;
+    const shapeOk = t.shape === undefined ? t.data.length === size : scalarOk || JSON.stringify(t.shape) === JSON.stringify(spec.shape);
+    if (!shapeOk || t.data.length !== size) {
+      const got = t.shape === undefined ? `${t.data.length} values` : `shape ${JSON.stringify(t.shape)}`;
+      throw new SailError(`tensor ${spec.name} has ${got}, expected ${JSON.stringify(spec.shape)}`, { file });
     }
     return { name: spec.name, shape: spec.shape, data: t.data };
   });
@@ -107,7 +134,7 @@ function pickSafetensors(dir: string): string {
  * the file, else the file's metadata (`config` / `sail_config`, as training writes), else it is inferred
  * from the tensor shapes. The logit scale and bias always come from the tensors.
  */
-export async function loadHead(path: string): Promise<LoadedHead> {
+export async function loadHead(path: string, opts: Omit<HeadTensorOptions, 'file'> = {}): Promise<LoadedHead> {
   if (!existsSync(path)) throw new SailError('checkpoint not found', { file: path });
   const file = statSync(path).isDirectory() ? pickSafetensors(path) : path;
   const { tensors, metadata } = await readSafetensors(file);
@@ -120,7 +147,18 @@ export async function loadHead(path: string): Promise<LoadedHead> {
     : metaConfig !== undefined
       ? parseConfig(metaConfig, file)
       : inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
-  return { config, params: paramsFromTensors(config, tensors, file) };
+  return { config, params: paramsFromTensors(config, tensors, { ...opts, file }) };
+}
+
+/**
+ * Weights of `path` for the head a training run builds (`sail train --init`): read exactly as createModel,
+ * export and eval read a head (loadHead), then fitted strictly to `cfg`, so a file differs from those only
+ * where its head is not the one being trained (and the message names the tensor).
+ */
+export async function loadHeadInto(path: string, cfg: HeadConfig): Promise<ParamSet> {
+  const loaded = await loadHead(path);
+  const file = statSync(path).isDirectory() ? pickSafetensors(path) : path;
+  return paramsFromTensors(cfg, loaded.params, { strict: true, file });
 }
 
 /** Effective logit scale exp(logit_scale) and bias of a parameter set. */

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { HUB_IMAGE_BACKBONES, HUB_TEXT_BACKBONES } from '../encoders/builtin.js';
 import { resolveModelFolder } from '../encoders/model-folder.js';
 import { SailError } from '../util/errors.js';
-import { DINOV2_PREPROCESS, MOBILENET_NSFWJS_PREPROCESS, type ImageBackboneRecord, type ImagePreprocess, type TextBackboneRecord } from './export-config.js';
-import type { Pooling } from './fuse.js';
+import type { ImageBackboneRecord, TextBackboneRecord } from './export-config.js';
+import { DINOV2_PREPROCESS, MOBILENET_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
+import type { Pooling } from '../encoders/pooling.js';
 
 const MOBILENET = 'mobilenetv2-nsfwjs';
 const USE_LITE = 'use-lite';
@@ -18,7 +19,7 @@ function split(id: string): { name: string; suffix?: string } {
 /** What is known about an image backbone id (registry facts; a model folder keeps its own preprocessing). */
 export function describeImageBackbone(id: string): ImageBackboneRecord {
   const { name, suffix } = split(id);
-  if (name === MOBILENET) return { id, pooling: 'pooled (the network\'s global average pool)', preprocess: MOBILENET_NSFWJS_PREPROCESS };
+  if (name === MOBILENET) return { id, pooling: 'pooled (the network\'s global average pool)', preprocess: MOBILENET_PREPROCESS };
   const hub = HUB_IMAGE_BACKBONES.find((r) => r.name === name);
   if (hub) return { id, pooling: suffix ?? hub.recipe, preprocess: DINOV2_PREPROCESS };
   return { id, pooling: suffix ?? 'concat', preprocess: 'model-folder' };
@@ -38,7 +39,7 @@ export interface RegistryImageOnnx {
   onnx: string;
   output?: string;
   pooling: Pooling;
-  preprocess: ImagePreprocess;
+  preprocess: PreprocessConfig;
 }
 
 /**
@@ -51,12 +52,12 @@ export async function registryImageOnnx(id: string, opts: { cacheDir?: string; m
   if (name === MOBILENET) {
     const { ensureMobileNetOnnx } = await import('../encoders/npm/mobilenet-onnx.js');
     const onnx = await ensureMobileNetOnnx({ cacheDir: opts.cacheDir });
-    return { id: name, onnx: onnx.path, output: 'features', pooling: 'none', preprocess: MOBILENET_NSFWJS_PREPROCESS };
+    return { id: name, onnx: onnx.path, output: 'features', pooling: 'none', preprocess: MOBILENET_PREPROCESS };
   }
   const hub = HUB_IMAGE_BACKBONES.find((r) => r.name === name);
   if (hub) {
     const recipe = suffix ?? hub.recipe;
-    const pooling: Record<string, Pooling> = { concat: 'cls-mean', cls: 'cls', patch: 'mean-patch' };
+    const pooling: Record<string, Pooling> = { concat: 'concat', cls: 'cls', patch: 'patch' };
     if (!pooling[recipe]) throw new SailError(`--vision-backbone ${id}: recipe '${recipe}' cannot be fused (one of ${Object.keys(pooling).join(', ')})`);
     const folder = await resolveModelFolder({ modelDir: opts.modelDir, hubId: hub.hubId, cacheDir: opts.cacheDir, allowDownload: false, required: ['onnx/model.onnx'], optional: ['onnx/model.onnx_data'] });
     return { id: `${name}:${recipe}`, onnx: join(folder, 'onnx', 'model.onnx'), pooling: pooling[recipe], preprocess: DINOV2_PREPROCESS };

@@ -1,52 +1,6 @@
 // The JSON written next to exported ONNX files (sail_model.json): what a browser or onnxruntime user needs.
 import type { HeadConfig } from '../head/config.js';
-
-/** Image preprocessing a fused image model expects (applied by the caller before feeding pixels). */
-export interface ImagePreprocess {
-  /** Height and width of the model input. */
-  size: [number, number];
-  /**
-   * 'shortest-edge': resize so the short side is `shortestEdge` (bicubic), then center-crop `size` (HF processors);
-   * 'cover': sharp's fit 'cover' straight to `size` (short side to size, centre crop; the npm MobileNet encoder);
-   * 'exact': resize to `size` ignoring the aspect ratio.
-   */
-  resize: 'shortest-edge' | 'cover' | 'exact';
-  shortestEdge?: number;
-  /** Multiply 0..255 bytes by this before normalising (1/255 for most models). */
-  rescale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  /** NCHW (PyTorch exports) or NHWC (TF/nsfwjs conversions). */
-  layout: 'NCHW' | 'NHWC';
-  /** Composite transparent pixels on this RGB colour first (default: drop alpha, like PIL convert('RGB')). */
-  background?: [number, number, number];
-}
-
-/**
- * Close to the npm MobileNetV2 (nsfwjs) encoder's preprocessing: white background, short side to 224 and
- * centre crop, [0, 1], NHWC. That encoder resamples with its own JS filter, so pixels (and embeddings) of a
- * fused export differ slightly from the library's (max |diff| about 2e-2 on normalised embeddings).
- */
-export const MOBILENET_NSFWJS_PREPROCESS: ImagePreprocess = {
-  size: [224, 224],
-  resize: 'cover',
-  rescale: 1 / 255,
-  mean: [0, 0, 0],
-  std: [1, 1, 1],
-  layout: 'NHWC',
-  background: [255, 255, 255],
-};
-
-/** DINOv2's processor: shortest edge 256 bicubic, center crop 224, 1/255, ImageNet mean/std, NCHW. */
-export const DINOV2_PREPROCESS: ImagePreprocess = {
-  size: [224, 224],
-  resize: 'shortest-edge',
-  shortestEdge: 256,
-  rescale: 1 / 255,
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-  layout: 'NCHW',
-};
+import type { PreprocessConfig } from '../encoders/image-spec.js';
 
 /**
  * A tokenizer the browser page can run itself. 'word-vocab': lowercase (optional), split on runs of
@@ -80,7 +34,7 @@ export interface ImageBackboneRecord {
   /** How its output becomes one vector per image. */
   pooling: string;
   /** Pixels it expects; 'model-folder': the folder's own preprocessor_config.json. */
-  preprocess: ImagePreprocess | 'model-folder';
+  preprocess: PreprocessConfig | 'model-folder';
 }
 
 /** The text backbone an export's text head expects features from. */
@@ -109,10 +63,13 @@ export interface ExportManifest {
   image: {
     /** Head alone: backbone features [N, visionDim] -> [N, dim]. */
     head: ExportedGraph & { inputDim: number };
-    /** Backbone + pooling + head: pixels -> [N, dim]. */
-    model?: ExportedGraph & { preprocess: ImagePreprocess; pooling: string };
+    /**
+     * Backbone + pooling + head: pixels -> [N, dim]. `preprocess` is the backbone's own spec (the one the
+     * store was encoded with), run by src/encoders/preprocess.ts before feeding the graph.
+     */
+    model?: ExportedGraph & { preprocess: PreprocessConfig; pooling: string };
     /** Backbone + per-patch `[CLS ; patch_i]` + head: pixels -> [N, P, dim] (vision tower for a LLaVA-style connector). */
-    patches?: ExportedGraph & { preprocess: ImagePreprocess };
+    patches?: ExportedGraph & { preprocess: PreprocessConfig };
   };
   text: {
     head: ExportedGraph & { inputDim: number };

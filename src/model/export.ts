@@ -6,9 +6,10 @@ import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
 import { describeImageBackbone, describeTextBackbone } from './backbones.js';
-import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
+import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
 import { checkManifest } from './manifest-check.js';
-import { DINOV2_PREPROCESS, MANIFEST_FILE, type ExportManifest, type ImagePreprocess, type WordVocabTokenizer } from './export-config.js';
+import { MANIFEST_FILE, type ExportManifest, type WordVocabTokenizer } from './export-config.js';
+import { DINOV2_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
 
 /** A backbone ONNX to fuse in front of one head side. */
 export interface BackboneOnnx {
@@ -27,8 +28,8 @@ export interface ExportOptions {
   /** Text backbone id (default: the head config's textModel). */
   textBackboneId?: string;
   vision?: BackboneOnnx & {
-    /** Default DINOv2's processor. */
-    preprocess?: ImagePreprocess;
+    /** The backbone's preprocessing spec (an ImageEncoder's `preprocess`); default DINOv2's processor. */
+    preprocess?: PreprocessConfig;
     /** Also write image_patches.onnx (needs a token-sequence output [N, 1+P, H]); default: when pooling is not 'none'. */
     patches?: boolean;
   };

@@ -5,7 +5,7 @@ import { createSession, f32, type ort, type SessionOptions } from '../onnx/sessi
 import { SailError } from '../util/errors.js';
 import type { ExportManifest } from './export-config.js';
 import { readExport } from './export.js';
-import { preprocessImages } from './preprocess.js';
+import { preprocessBatch } from '../encoders/preprocess.js';
 
 /** An export folder loaded for inference. */
 export class ExportedModel {
@@ -40,7 +40,13 @@ export class ExportedModel {
     const out = new Float32Array(images.length * this.manifest.dim);
     for (let i = 0; i < images.length; i += batch) {
       const chunk = images.slice(i, i + batch);
-      const { data, dims } = await preprocessImages(chunk, m.preprocess);
+      // the same preprocessing as the library encoder of this backbone (the spec it recorded)
+      const { data, dims, failed } = await preprocessBatch(chunk, m.preprocess);
+      if (failed.length) {
+        const f = failed[0];
+        const src = chunk[f.index];
+        throw new SailError(`cannot decode image (${f.reason})`, { file: typeof src === 'string' ? src : `image #${i + f.index}` });
+      }
       const res = await s.run({ [m.inputs[0]]: f32(data, dims) });
       out.set(res[m.outputs.normalized].data as Float32Array, i * this.manifest.dim);
     }

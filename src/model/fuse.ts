@@ -3,18 +3,11 @@ import { GraphBuilder } from '../onnx/graph.js';
 import { decodeModel, encodeModel, type OnnxGraph, type OnnxModel } from '../onnx/model.js';
 import { SailError } from '../util/errors.js';
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
-import { appendHeadSide, appendReduce, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
+import { appendHeadSide, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
+import type { Pooling } from '../encoders/pooling.js';
+import { appendPooling, appendPatchTokens } from '../encoders/pooling-graph.js';
 
-/**
- * How the backbone output becomes the head input.
- * - `none`: the output is already pooled, [N, D].
- * - `cls`: token 0 of [N, T, H] (CLIP/DINOv2 CLS, GTE "BOS").
- * - `mean-patch`: mean of tokens 1.. (DINOv2 'patch').
- * - `cls-mean`: [CLS ; mean(tokens 1..)] -> 2H (DINOv2 'concat', the SAIL default).
- * - `mean`: mean of all tokens (AIMv2, I-JEPA).
- */
-export type Pooling = 'none' | 'cls' | 'mean-patch' | 'cls-mean' | 'mean';
-export const POOLINGS: Pooling[] = ['none', 'cls', 'mean-patch', 'cls-mean', 'mean'];
+export { POOLINGS, type Pooling } from '../encoders/pooling.js';
 
 /** Prefix given to every backbone value except its graph inputs (their names are the fused model's API). */
 export const BACKBONE_PREFIX = 'backbone/';
@@ -91,20 +84,13 @@ export function fuseBackboneWithHead(backbone: Uint8Array, cfg: HeadConfig, para
   g.graph.valueInfo.push(...m.graph.valueInfo);
   const feats = rename(outName);
   let x: string;
-  const slicePatches = (t: string) => g.op('Slice', [t, g.constI64([1]), g.constI64([2 ** 53 - 1]), g.constI64([1])]);
-  const cls = (t: string) => g.op('Gather', [t, g.initializer(g.fresh('idx0'), BigInt64Array.from([0n]), [])], { axis: 1 });
   if (opts.perPatch) {
     if (side !== 'vision') throw new SailError('per-patch export is for the vision side only');
-    // [CLS ; patch_i] for every patch token, as the reference's patch_mode: CLS copied onto each position.
-    const patches = slicePatches(feats);
-    const c = opset >= 13 ? g.op('Unsqueeze', [cls(feats), g.constI64([1])]) : g.op('Unsqueeze', [cls(feats)], { axes: [1] });
-    x = g.op('Concat', [g.op('Expand', [c, g.op('Shape', [patches])]), patches], { axis: -1 });
-  } else if (opts.pooling === 'none') x = feats;
-  else if (opts.pooling === 'cls') x = cls(feats);
-  else if (opts.pooling === 'mean') x = appendReduce(g, 'ReduceMean', feats, [1], opset, 0);
-  else {
-    const meanPatch = appendReduce(g, 'ReduceMean', slicePatches(feats), [1], opset, 0);
-    x = opts.pooling === 'mean-patch' ? meanPatch : g.op('Concat', [cls(feats), meanPatch], { axis: -1 });
+    x = appendPatchTokens(g, feats, opset);
+  } else {
+    // masked poolings read the backbone's attention_mask input, as the library encoder does
+    const mask = inputs.find((v) => v.name === 'attention_mask')?.name;
+    x = appendPooling(g, feats, opts.pooling, opset, mask);
   }
   const { raw, normalized } = appendHeadSide(g, x, cfg, params, side, { opset });
   const shape = opts.perPatch ? ['N', 'P', cfg.targetDim] : ['N', cfg.targetDim];

@@ -68,6 +68,9 @@ export function checkManifest(raw: unknown, dir: string, file: string): { manife
       addFile(g, `${side}.${key}`);
     }
   }
+  const pre = (raw.image as Json).model !== undefined ? ((raw.image as Json).model as Json).preprocess : undefined;
+  if (pre !== undefined && (!isObject(pre) || (pre.layout !== 'nchw' && pre.layout !== 'nhwc')))
+    throw new SailError('image.model.preprocess is not a sail preprocessing spec (written by an older sail? export again)', { file });
   const tok = (raw.text as Json).model !== undefined ? ((raw.text as Json).model as Json).tokenizer : undefined;
   if (tok !== undefined) {
     if (!isObject(tok)) throw new SailError('text.model.tokenizer must be an object', { file });

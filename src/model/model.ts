@@ -1,11 +1,11 @@
 // The model in users' hands: frozen backbones + alignment head, with CLIP-like encode/similarity/zero-shot.
 import type { ImageEncoder, ImageInput, TextEncoder } from '../encoders/types.js';
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
-import { createSession, f32, type ort } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
-import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from './head-graph.js';
-import { cosineMatrix, l2NormalizeRows, sigmoid, softmaxRows } from './vector-math.js';
+import { createHeadRunner, type HeadRunner } from '../head/runner.js';
+import { cosineMatrix, sigmoid, softmaxRows } from '../util/vectors.js';
+import { buildClassifier } from '../eval/zeroshot.js';
 
 /** Options of {@link createModel}. */
 export interface CreateModelOptions {
@@ -28,7 +28,7 @@ export interface EncodeOptions {
 /** Zero-shot options: sigmoid uses the learned exp(scale) and bias; softmax normalises over labels with the scale. */
 export interface ZeroShotOptions {
   mode?: 'sigmoid' | 'softmax';
-  /** Prompt templates with `{}` for the label; embeddings are averaged over templates. Default ['a photo of a {}.']. */
+  /** Prompt templates with `{}` or `{c}` for the label; embeddings are averaged over templates. Default ['a photo of a {}.']. */
   templates?: string[];
 }
 
@@ -41,8 +41,6 @@ export interface PatchEmbeddings {
   dim: number;
 }
 
-const ROW_BLOCK = 1024;
-
 /** Backbones + head; create with {@link createModel}. */
 export class SailModel {
   readonly config: HeadConfig;
@@ -50,7 +48,7 @@ export class SailModel {
   /** Effective logit scale exp(logit_scale) and bias, as learned. */
   readonly logitScale: number;
   readonly logitBias: number;
-  private sessions = new Map<Side, Promise<ort.InferenceSession>>();
+  private readonly runner: HeadRunner;
 
   constructor(
     head: LoadedHead,
@@ -63,6 +61,7 @@ export class SailModel {
     const { scale, bias } = logitScaleBias(head.params);
     this.logitScale = scale;
     this.logitBias = bias;
+    this.runner = createHeadRunner(head, sessionOpts);
     if (vision && vision.dim !== head.config.visionDim) throw new SailError(`image backbone ${vision.id} gives ${vision.dim}-d features but the head expects ${head.config.visionDim}`);
     if (text && text.dim !== head.config.textDim) throw new SailError(`text backbone ${text.id} gives ${text.dim}-d features but the head expects ${head.config.textDim}`);
   }
@@ -72,28 +71,8 @@ export class SailModel {
     return this.config.targetDim;
   }
 
-  private session(side: Side): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(side);
-    if (!s) {
-      s = createSession(buildHeadSideModel(this.config, this.params, side), this.sessionOpts);
-      this.sessions.set(side, s);
-    }
-    return s;
-  }
-
-  private async runHead(side: Side, features: Float32Array, normalize: boolean): Promise<Float32Array> {
-    const d = side === 'vision' ? this.config.visionDim : this.config.textDim;
-    if (features.length % d !== 0) throw new SailError(`${side} features have ${features.length} values, not a multiple of the head input width ${d}`);
-    const n = features.length / d;
-    const out = new Float32Array(n * this.dim);
-    const session = await this.session(side);
-    // Row blocks bound the size of the intermediate [rows, width x d] activations.
-    for (let r = 0; r < n; r += ROW_BLOCK) {
-      const rows = Math.min(ROW_BLOCK, n - r);
-      const res = await session.run({ features: f32(features.subarray(r * d, (r + rows) * d), [rows, d]) });
-      out.set(res[normalize ? HEAD_OUTPUT : HEAD_OUTPUT_RAW].data as Float32Array, r * this.dim);
-    }
-    return out;
+  private runHead(side: Side, features: Float32Array, normalize: boolean): Promise<Float32Array> {
+    return this.runner.apply(side, features, undefined, { normalize });
   }
 
   /** Head of pre-computed image backbone features (flat, n·visionDim) -> flat row-major Float32Array of n·dim. */
@@ -138,18 +117,12 @@ export class SailModel {
     return cosineMatrix(a, b, this.dim);
   }
 
-  /** One normalised embedding per label: texts from every template, normalised, averaged, re-normalised. */
-  async labelEmbeddings(labels: string[], templates: string[] = ['a photo of a {}.']): Promise<Float32Array> {
-    if (!templates.length) throw new SailError('at least one template is needed');
-    const texts = labels.flatMap((l) => templates.map((t) => (t.includes('{}') ? t.replaceAll('{}', l) : `${t} ${l}`)));
-    const emb = await this.encodeText(texts, { normalize: true });
-    const out = new Float32Array(labels.length * this.dim);
-    for (let c = 0; c < labels.length; c++)
-      for (let t = 0; t < templates.length; t++) {
-        const row = (c * templates.length + t) * this.dim;
-        for (let k = 0; k < this.dim; k++) out[c * this.dim + k] += emb[row + k];
-      }
-    return l2NormalizeRows(out, this.dim);
+  /**
+   * One normalised embedding per label: the zero-shot classifier of src/eval/zeroshot.ts (every template
+   * filled at `{}` / `{c}`, embedded, normalised, averaged, re-normalised).
+   */
+  labelEmbeddings(labels: string[], templates: string[] = ['a photo of a {}.']): Promise<Float32Array> {
+    return buildClassifier(labels, templates, (texts) => this.encodeText(texts, { normalize: true }), this.dim);
   }
 
   /**
@@ -176,8 +149,7 @@ export class SailModel {
 
   /** Release sessions and backbones. */
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
+    await this.runner.dispose();
     await this.vision?.dispose();
     await this.text?.dispose();
   }

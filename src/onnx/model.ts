@@ -19,12 +19,6 @@ export const DataType = {
 } as const;
 export type ElemType = keyof typeof DataType;
 
-const typeByCode = new Map<number, ElemType>(Object.entries(DataType).map(([k, v]) => [v, k as ElemType]));
-export function elemTypeOf(code: number): ElemType {
-  const t = typeByCode.get(code);
-  if (!t) throw new Error(`unsupported ONNX data type ${code}`);
-  return t;
-}
 
 export interface OnnxTensor {
   name: string;

@@ -1,6 +1,7 @@
 // Approximate nearest-neighbour index over L2-normalised vectors: IVF with spherical k-means centroids.
+import { insertTopK } from '../util/top-k.js';
 import { Rng } from '../util/rng.js';
-import { l2NormalizeRows } from '../model/vector-math.js';
+import { l2NormalizeRows } from '../util/vectors.js';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32 } from '../onnx/session.js';
 
@@ -28,16 +29,17 @@ function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, d: number
   return s;
 }
 
-/** Keep the best k hits in a small sorted array (k is small in interactive search). */
-function pushTop(top: Hit[], k: number, index: number, score: number): void {
-  if (top.length === k && score <= top[k - 1].score) return;
-  let i = top.length < k ? top.length : k - 1;
-  if (top.length < k) top.push({ index, score });
-  while (i > 0 && top[i - 1].score < score) {
-    top[i] = top[i - 1];
-    i--;
-  }
-  top[i] = { index, score };
+/** The best k of the (index, score) pairs `each` offers, score descending (ties: first offered first). */
+function bestK(k: number, each: (offer: (index: number, score: number) => void) => void): Hit[] {
+  if (k <= 0) return [];
+  const idx = new Int32Array(k).fill(-1);
+  const sc = new Float64Array(k).fill(-Infinity);
+  each((index, score) => {
+    if (score > sc[k - 1]) insertTopK(idx, sc, 0, k, index, score);
+  });
+  const hits: Hit[] = [];
+  for (let j = 0; j < k && idx[j] >= 0; j++) hits.push({ index: idx[j], score: sc[j] });
+  return hits;
 }
 
 /** Assigns rows of X [n, d] to their most similar centroid of C [k, d]. */
@@ -113,16 +115,16 @@ export class IvfIndex {
   search(query: Float32Array, k: number, nprobe?: number): Hit[] {
     const { d } = this;
     const q = l2NormalizeRows(Float32Array.from(query), d);
-    const top: Hit[] = [];
-    if (this.exact) {
-      for (let i = 0; i < this.n; i++) pushTop(top, k, i, dot(q, 0, this.vectors, i * d, d));
-      return top;
-    }
+    if (this.exact) return bestK(k, (offer) => {
+      for (let i = 0; i < this.n; i++) offer(i, dot(q, 0, this.vectors, i * d, d));
+    });
     const probe = Math.max(1, Math.min(this.nlist, nprobe ?? Math.ceil(this.nlist / 8)));
-    const cTop: Hit[] = [];
-    for (let c = 0; c < this.nlist; c++) pushTop(cTop, probe, c, dot(q, 0, this.centroids, c * d, d));
-    for (const { index: c } of cTop) for (const i of this.lists[c]) pushTop(top, k, i, dot(q, 0, this.vectors, i * d, d));
-    return top;
+    const cTop = bestK(probe, (offer) => {
+      for (let c = 0; c < this.nlist; c++) offer(c, dot(q, 0, this.centroids, c * d, d));
+    });
+    return bestK(k, (offer) => {
+      for (const { index: c } of cTop) for (const i of this.lists[c]) offer(i, dot(q, 0, this.vectors, i * d, d));
+    });
   }
 }
 

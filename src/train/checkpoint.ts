@@ -2,7 +2,7 @@
 // replaced as a whole directory so a kill at any moment leaves one complete checkpoint behind.
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { paramSpecs, type HeadConfig, type ParamSet } from '../head/config.js';
+import type { HeadConfig, ParamSet } from '../head/config.js';
 import { readSafetensors, writeSafetensors } from '../head/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
@@ -60,30 +60,6 @@ export interface LoadedCheckpoint {
 /** Head weights as safetensors with the original state-dict names and the config in `__metadata__`. */
 export async function saveHead(path: string, params: ParamSet, cfg: HeadConfig): Promise<void> {
   await writeSafetensors(path, params, { format: 'sail-head', config: JSON.stringify(cfg) });
-}
-
-/**
- * Load head weights for `cfg` from a safetensors file (original tensor names). Throws a SailError
- * naming the file and tensor when a tensor is missing, extra, or shaped differently.
- */
-export async function loadHeadParams(path: string, cfg: HeadConfig): Promise<ParamSet> {
-  const file = await readSafetensors(path);
-  const byName = new Map(file.tensors.map((t) => [t.name, t]));
-  const specs = paramSpecs(cfg);
-  const wanted = new Set(specs.map((s) => s.name));
-  for (const t of file.tensors) {
-    if (!wanted.has(t.name)) {
-      throw new SailError(`tensor ${t.name} is not part of a ${cfg.type} head (head type differs?)`, { file: path });
-    }
-  }
-  return specs.map((s) => {
-    const t = byName.get(s.name);
-    if (!t) throw new SailError(`tensor ${s.name} missing: not a ${cfg.type} head with these widths`, { file: path });
-    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-      throw new SailError(`tensor ${s.name} has shape [${t.shape}], expected [${s.shape}]`, { file: path });
-    }
-    return { name: s.name, shape: s.shape, data: t.data };
-  });
 }
 
 /**

@@ -1,15 +1,17 @@
 // The training loop: shuffled batches from the store -> engine.step -> optimizer -> clamp, with a
 // JSONL metrics log and resumable checkpoints (a resumed run is bit-identical to an uninterrupted one).
+import { loadHeadInto, paramsFromTensors } from '../head/load.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import { existsSync, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
+import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
 import { openStore } from '../store/reader.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
-  CHECKPOINT_DIR, loadHeadParams, loadLatestCheckpoint, saveCheckpoint, type CheckpointConfig, type TrainState,
+  CHECKPOINT_DIR, loadLatestCheckpoint, saveCheckpoint, type CheckpointConfig, type TrainState,
 } from './checkpoint.js';
 import type { Batch, EngineOptions, LossType, TrainEngine } from './engine-types.js';
 import { adamwDecayMask, createOptimizer, type OptimizerKind } from './optimizer.js';
@@ -49,7 +51,7 @@ export interface TrainLoopOptions {
   beta2?: number;
   eps?: number;
   batchSize: number;
-  /** Total steps; otherwise `epochs` full passes (drop_last). */
+  /** Total steps; otherwise `epochs` full passes (drop_last; default TRAIN_DEFAULTS.epochs). */
   steps?: number;
   epochs?: number;
   warmupSteps?: number;
@@ -63,7 +65,7 @@ export interface TrainLoopOptions {
   initFile?: string;
   /** Continue from OUT/checkpoint if there is one. */
   resume?: boolean;
-  /** Checkpoint every K steps (0: only at the end). */
+  /** Checkpoint every K steps (0: only at the end; default TRAIN_DEFAULTS.checkpointEvery). */
   checkpointEvery?: number;
   threads?: number;
   executionProviders?: string[];
@@ -103,9 +105,9 @@ export function epochRng(seed: number, epoch: number): Rng {
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const imageMod = o.imageModality ?? 'image';
   const textMod = o.textModality ?? 'text';
-  const loss: LossType = o.loss ?? 'siglip';
-  const optKind: OptimizerKind = o.optimizer ?? 'lion';
-  const seed = o.seed ?? 42;
+  const loss: LossType = o.loss ?? TRAIN_DEFAULTS.loss;
+  const optKind: OptimizerKind = o.optimizer ?? TRAIN_DEFAULTS.optimizer;
+  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
   const shuffle = o.shuffle ?? true;
   const B = o.batchSize;
   const store = await openStore(o.storeDir);
@@ -124,7 +126,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     const stepsPerEpoch = Math.floor(store.rows / B);
     let totalSteps: number;
     if (o.steps !== undefined) totalSteps = o.steps;
-    else totalSteps = stepsPerEpoch * (o.epochs ?? 1);
+    else totalSteps = stepsPerEpoch * (o.epochs ?? TRAIN_DEFAULTS.epochs);
     if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new SailError(`number of steps must be a positive integer, got ${totalSteps}`);
     const epochs = Math.ceil(totalSteps / stepsPerEpoch);
     const schedule = makeSchedule(o.lr, totalSteps, o.warmupSteps);
@@ -155,12 +157,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     let params: ParamSet;
     if (existing) {
       checkResumable(existing.config, config, existing.dir);
-      params = paramSpecs(head).map((s) => {
-        const d = existing.params.get(s.name);
-        if (!d || d.length !== s.shape.reduce((a, b) => a * b, 1)) throw new SailError(`checkpoint tensor ${s.name} missing or mis-sized`, { file: join(existing.dir, 'head.safetensors') });
-        return { name: s.name, shape: s.shape, data: d };
-      });
-    } else if (o.initFile) params = await loadHeadParams(o.initFile, head);
+      params = paramsFromTensors(head, existing.params, { strict: true, file: join(existing.dir, 'head.safetensors') });
+    } else if (o.initFile) params = await loadHeadInto(o.initFile, head);
     else params = initParams(head, new Rng(seed));
     const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
     let startStep = 0;
@@ -210,7 +208,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       return { n: B, image, text, ...(extraText ? { extraText } : {}) };
     };
 
-    const every = o.checkpointEvery ?? 0;
+    const every = o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
     const state = (step: number, seconds: number): TrainState => ({
       version: 1, step, epoch: Math.floor(step / stepsPerEpoch), totalSteps, stepsPerEpoch, seed, shuffle,
       rng: rngState, schedule, optimizerSteps: optimizer.steps, pairsSeen, seconds,

@@ -1,4 +1,4 @@
-import { promises as fs, writeFileSync, renameSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 let counter = 0;
@@ -19,20 +19,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await handle.close();
   }
   await fs.rename(tmp, path);
-}
-
-/** Synchronous twin of {@link writeFileAtomic}. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 /** Write JSON atomically, pretty-printed. */

@@ -20,3 +20,26 @@ test('the CLI lists every pipeline command', () => {
   const names = buildProgram().commands.map((c) => c.name());
   for (const c of ['demo', 'download', 'data', 'encode', 'store', 'train', 'probe', 'eval', 'export', 'serve', 'segment']) assert.ok(names.includes(c), c);
 });
+
+test('bounded numbers: max is inclusive and named in the error; optional flags stay undefined', async () => {
+  const { parseOptional } = await import('../../src/cli/flags.js');
+  assert.equal(parseNumber('65535', '--port', { int: true, min: 0, max: 65535 }), 65535);
+  assert.throws(() => parseNumber('65536', '--port', { int: true, min: 0, max: 65535 }), /--port must be an integer from 0 to 65535, got "65536"/);
+  assert.throws(() => parseNumber('1e308', '--x', { positive: true, max: 3600 }), /--x must be a number > 0 and <= 3600/);
+  assert.equal(parseOptional(undefined, '--threads', { int: true, positive: true }), undefined);
+  assert.equal(parseOptional('2', '--threads', { int: true, positive: true }), 2);
+});
+
+test('CLI defaults are the library defaults (sail train and sail probe show them)', async () => {
+  const { TRAIN_DEFAULTS } = await import('../../src/train/defaults.js');
+  const { PROBE_DEFAULTS } = await import('../../src/eval/probe.js');
+  const { defaultHeadConfig } = await import('../../src/head/config.js');
+  const program = buildProgram();
+  const opt = (cmd: string, flag: string) => program.commands.find((c) => c.name() === cmd)!.options.find((o) => o.long === flag)!;
+  assert.match(opt('train', '--epochs').description, new RegExp(`default ${TRAIN_DEFAULTS.epochs}\\)`));
+  assert.equal(opt('train', '--dim').defaultValue, String(defaultHeadConfig.targetDim));
+  assert.equal(opt('train', '--head').defaultValue, defaultHeadConfig.type);
+  assert.equal(opt('train', '--batch-size').defaultValue, String(TRAIN_DEFAULTS.batchSize));
+  assert.equal(opt('probe', '--dim').defaultValue, String(PROBE_DEFAULTS.targetDim));
+  assert.equal(opt('probe', '--epochs').defaultValue, String(PROBE_DEFAULTS.epochs));
+});

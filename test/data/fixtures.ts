@@ -104,14 +104,21 @@ export const handlers = {
     res.on('close', stop);
     req.on('close', stop);
   },
-  /** An endless chunked body (no Content-Length): only a reader that counts bytes stops it. */
-  endless: (): Route => (req, res) => {
+  /**
+   * An endless chunked body (no Content-Length): only a reader that counts bytes stops it. `sent.bytes`
+   * counts what the server handed to the socket, so a test can see that the reader stopped.
+   */
+  endless: (sent: { bytes: number } = { bytes: 0 }): Route => (req, res) => {
     res.writeHead(200, { 'content-type': 'image/jpeg' });
     const chunk = Buffer.alloc(256 * 1024, 7);
     chunk[0] = 0xff; chunk[1] = 0xd8; chunk[2] = 0xff;
     let open = true;
     res.on('close', () => { open = false; });
-    const pump = () => { while (open && res.write(chunk)); if (open) res.once('drain', pump); };
+    const write = () => {
+      sent.bytes += chunk.length;
+      return res.write(chunk);
+    };
+    const pump = () => { while (open && write()); if (open) res.once('drain', pump); };
     pump();
   },
   /** Declares a big Content-Length. */

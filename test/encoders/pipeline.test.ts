@@ -183,7 +183,7 @@ test('image folder with sidecar captions; a missing sidecar is a recorded row er
 test('an encoder without prepare() (e.g. npm backbones) gets bad images isolated per item, same store', async () => {
   const base = tempDir();
   const opts = { input: join(root, 'data.csv'), textEncoder: txt, captions, partSize: 4, batchSize: 3 };
-  const plain: ImageEncoder = { id: img.id, dim: img.dim, encode: (xs) => img.encode(xs), dispose: async () => undefined };
+  const plain: ImageEncoder = { id: img.id, dim: img.dim, preprocess: img.preprocess, encode: (xs) => img.encode(xs), dispose: async () => undefined };
   await encode({ ...opts, out: join(base, 'a'), imageEncoder: img });
   const res = await encode({ ...opts, out: join(base, 'b'), imageEncoder: plain });
   assert.equal(res.dropped, 2);

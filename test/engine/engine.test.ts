@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paramSpecs, type HeadConfig, type HeadType, type ParamSet } from '../../src/head/config.js';
-import { refStep } from '../../src/head/reference.js';
+import { refStep } from '../head/reference.js';
 import { createTrainEngine, fitsFused, FUSED_MAX_HIDDEN_ELEMENTS } from '../../src/train/engine.js';
 import { buildLossBlockGraph } from '../../src/train/graphs/build.js';
 import { createSession, f32 } from '../../src/onnx/session.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HeadType, Side } from '../../src/head/config.js';
 import { headForward, l2Normalize, paramInitializers, paramInputs, sideDim, sideParamNames } from '../../src/head/graph.js';
-import { refHeadForward, type RefParams } from '../../src/head/reference.js';
+import { refHeadForward, type RefParams } from '../head/reference.js';
 import { GraphBuilder } from '../../src/onnx/graph.js';
 import { createSession, f32 } from '../../src/onnx/session.js';
 import { randomParams, randomRows, relErr, tinyConfig } from './fixtures.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paramSpecs, type HeadType } from '../../src/head/config.js';
-import { refInfoNce, refSiglip, refStep } from '../../src/head/reference.js';
+import { refInfoNce, refSiglip, refStep } from '../head/reference.js';
 import { randomParams, randomRows, relErr, tinyConfig } from './fixtures.js';
 
 const N = 4;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HeadConfig } from '../../src/head/config.js';
 import { initParams } from '../../src/head/init.js';
-import { refHeadForward, type RefParams } from '../../src/head/reference.js';
+import { refHeadForward, type RefParams } from '../head/reference.js';
 import { retrievalFromMatrix } from '../../src/eval/metrics.js';
 import { createStoreWriter } from '../../src/store/writer.js';
 import { saveHead } from '../../src/train/checkpoint.js';

@@ -84,7 +84,7 @@ test('export: head-alone ONNX files reproduce the TypeScript forward within 1e-5
 });
 
 for (const opset of [17, 13]) {
-  test(`export: backbone fused with cls-mean pooling + head, and per-patch tokens (opset ${opset})`, async () => {
+  test(`export: backbone fused with concat pooling + head, and per-patch tokens (opset ${opset})`, async () => {
     const rng = new Rng(opset);
     const cfg: HeadConfig = { type: 'mlp', widthFactor: 1, visionDim: 2 * H, textDim: H, targetDim: 4, logitScaleInit: 20, logitBiasInit: -10 };
     const params = randomHead(cfg, 22);
@@ -92,7 +92,7 @@ for (const opset of [17, 13]) {
     const tb = tinyTextBackbone(rng, 10);
     const dir = tempDir();
     writeFileSync(join(dir, 'vit.onnx'), vb.bytes);
-    const m = await exportModel({ config: cfg, params }, { outDir: join(dir, 'out'), imageBackboneId: 'test-vit', textBackboneId: 'test-text', vision: { onnx: join(dir, 'vit.onnx'), pooling: 'cls-mean' }, text: { onnx: tb.bytes, pooling: 'mean' } });
+    const m = await exportModel({ config: cfg, params }, { outDir: join(dir, 'out'), imageBackboneId: 'test-vit', textBackboneId: 'test-text', vision: { onnx: join(dir, 'vit.onnx'), pooling: 'concat' }, text: { onnx: tb.bytes, pooling: 'mean' } });
     assert.deepEqual(m.image.model?.inputs, ['pixel_values']);
     assert.deepEqual(m.text.model?.inputs, ['input_ids']);
     const n = 2;
@@ -145,7 +145,7 @@ test('sail export CLI writes the files and --json manifest', () => {
   // the backbones are required fields: ids, pooling, preprocessing
   assert.deepEqual(out.backbones.text, { id: 'gte-base-en-v1.5', pooling: 'cls' });
   assert.equal(out.backbones.image.id, 'test-vit');
-  assert.equal(out.backbones.image.preprocess.layout, 'NHWC');
+  assert.equal(out.backbones.image.preprocess.layout, 'nhwc');
   const noIds = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp2')]);
   assert.equal(noIds.status, 1);
   assert.match(noIds.stderr, /^sail: the head does not record its image backbone .*pass --vision-model NAME/m);
@@ -154,7 +154,7 @@ test('sail export CLI writes the files and --json manifest', () => {
   const unknown = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp4'), '--vision-backbone', 'resnet-9000']);
   assert.match(unknown.stderr, /^sail: --vision-backbone: 'resnet-9000' is not a registry image backbone/m);
   assert.equal(out.image.model.file, 'image_model.onnx');
-  assert.equal(out.image.model.preprocess.layout, 'NHWC');
+  assert.equal(out.image.model.preprocess.layout, 'nhwc');
   assert.equal(out.image.patches.file, 'image_patches.onnx');
   assert.equal(JSON.parse(readFileSync(join(dir, 'exp', 'sail_model.json'), 'utf8')).head.widthFactor, 2);
   const bad = runSail(['export', join(dir, 'missing.safetensors'), '--out', join(dir, 'x')]);

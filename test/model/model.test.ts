@@ -128,3 +128,16 @@ test('checkpoint: reads what training writes (saveHead metadata config; checkpoi
   assert.deepEqual(fromDir.config, cfg);
   assert.deepEqual(Array.from(fromDir.params.at(-2)!.data), Array.from(params.at(-2)!.data));
 });
+
+test('labelEmbeddings is the eval classifier: {c} placeholders fill, a template without a placeholder is rejected', async () => {
+  const cfg: HeadConfig = { type: 'linear', widthFactor: 1, visionDim: 3, textDim: 3, targetDim: 3, logitScaleInit: 10, logitBiasInit: -2 };
+  const textEnc = new PlantedTextEncoder(3, () => undefined);
+  const model = await createModel({ head: { config: cfg, params: randomHead(cfg, 3) }, textModel: textEnc });
+  const { buildClassifier } = await import('../../src/eval/zeroshot.js');
+  const viaModel = await model.labelEmbeddings(['cat', 'dog'], ['the {c}.', 'a {} photo']);
+  assert.deepEqual(textEnc.seen.slice(0, 4), ['the cat.', 'a cat photo', 'the dog.', 'a dog photo']);
+  const viaEval = await buildClassifier(['cat', 'dog'], ['the {c}.', 'a {} photo'], (t) => model.encodeText(t), 3);
+  assert.deepEqual(Array.from(viaModel), Array.from(viaEval));
+  await assert.rejects(model.labelEmbeddings(['cat'], ['a photo of']), (e: unknown) => e instanceof SailError && /no \{\} or \{c\} placeholder/.test(e.message));
+  await model.dispose();
+});

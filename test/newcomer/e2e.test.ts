@@ -89,7 +89,7 @@ test('newcomer: import -> split -> encode -> train (defaults) -> eval -> export 
   // 6. export: the registry backbone fused by name; the backbones recorded.
   const ex = JSON.parse(sail(['export', 'run', '--out', 'export', '--vision-backbone', 'mobilenetv2-nsfwjs', '--json'], work));
   assert.equal(ex.image.model.file, 'image_model.onnx');
-  assert.deepEqual([ex.backbones.image.id, ex.backbones.text.id, ex.backbones.image.preprocess.layout], ['mobilenetv2-nsfwjs', 'use-lite', 'NHWC']);
+  assert.deepEqual([ex.backbones.image.id, ex.backbones.text.id, ex.backbones.image.preprocess.layout], ['mobilenetv2-nsfwjs', 'use-lite', 'nhwc']);
   assert.equal(ex.text.model, undefined);
 
   // 7. serve with no flags beyond --model and --images: use-lite (recorded) embeds queries on the server.

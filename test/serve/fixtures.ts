@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { GraphBuilder } from '../../src/onnx/graph.js';
 import { exportModel } from '../../src/model/export.js';
 import { paramSpecs, type HeadConfig, type ParamSet } from '../../src/head/config.js';
-import type { ImagePreprocess } from '../../src/model/export-config.js';
+import type { PreprocessConfig } from '../../src/encoders/image-spec.js';
 
 export const COLORS: Record<string, [number, number, number]> = {
   red: [255, 0, 0],
@@ -60,7 +60,7 @@ function textBackbone(): Uint8Array {
 /** Ids recorded in sail_model.json for the test-built backbones (not registry names). */
 export const TINY_BACKBONE_IDS = { imageBackboneId: 'test-mean-rgb', textBackboneId: 'test-bag-of-words' };
 
-export const PREPROCESS: ImagePreprocess = { size: [8, 8], resize: 'exact', rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW' };
+export const PREPROCESS: PreprocessConfig = { resize: { height: 8, width: 8 }, kernel: 'cubic', rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'nchw' };
 
 /** Export the tiny model into `dir` (with the browser text model unless `withText` is false). */
 export async function exportTiny(dir: string, withText = true): Promise<void> {

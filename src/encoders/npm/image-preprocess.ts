@@ -3,14 +3,9 @@ import sharp from 'sharp';
 import type { ImageInput } from '../types.js';
 import { SailError } from '../../util/errors.js';
 import { resampleRgbaToUnitFloat } from './resample.js';
+import type { ResizeMode } from '../image-spec.js';
 
-/**
- * How a non-square image becomes a square:
- * - 'crop' (default): scale the shortest edge to the target, then cut the centre square — keeps the
- *   aspect ratio, as in standard ImageNet evaluation;
- * - 'squash': scale both edges to the target (what nsfwjs itself does), keeping everything in view.
- */
-export type ResizeMode = 'crop' | 'squash';
+export type { ResizeMode } from '../image-spec.js';
 
 /** Refuse images whose header claims more pixels than this (decompression bombs). */
 const MAX_INPUT_PIXELS = 100_000_000;

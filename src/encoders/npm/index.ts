@@ -1,7 +1,7 @@
 // Pretrained backbones that ship inside npm packages and work fully offline.
 // The registry (src/encoders/registry.ts) imports this module lazily and registers `backbones`.
 // Importing it is cheap: onnxruntime, sharp and TF.js load only when a backbone is loaded.
-import type { BackboneSpec, EncoderLoadOptions } from '../registry.js';
+import type { BackboneSpec, EncoderLoadOptions } from '../backbone-spec.js';
 import { availableParallelism } from 'node:os';
 import { SailError } from '../../util/errors.js';
 import { MOBILENET_DIM, MOBILENET_ID, USE_LITE_DIM, USE_LITE_ID } from './ids.js';

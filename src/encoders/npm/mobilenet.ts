@@ -6,6 +6,7 @@ import { SailError } from '../../util/errors.js';
 import type { ImageEncoder, ImageInput } from '../types.js';
 import { decodeBatch, type ResizeMode } from './image-preprocess.js';
 import { MOBILENET_DIM, MOBILENET_ID, MOBILENET_SIZE } from './ids.js';
+import { mobilenetPreprocess } from '../image-spec.js';
 import { MOBILENET_GRID, ensureMobileNetOnnx } from './mobilenet-onnx.js';
 import { createMobileNetPool, type MobileNetPool } from './mobilenet-pool.js';
 
@@ -130,6 +131,8 @@ export async function loadMobileNetV2Nsfwjs(opts: MobileNetOptions = {}): Promis
   return {
     id: MOBILENET_ID,
     dim: MOBILENET_DIM,
+    // decodeBatch is this spec's square mode (src/encoders/preprocess.ts preprocessBatch gives the same tensor)
+    preprocess: mobilenetPreprocess(mode),
     flopsPerImage: model.flopsPerImage,
     modelPath: model.path,
     encodeTensor: run,

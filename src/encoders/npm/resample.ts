@@ -7,7 +7,7 @@
 //
 // The filter is the one PIL uses for BILINEAR: a triangle whose support widens with the scale when
 // shrinking (so downscaling averages instead of aliasing), sampled at pixel centres.
-import type { ResizeMode } from './image-preprocess.js';
+import type { ResizeMode } from '../image-spec.js';
 
 /** Taps of a 1-D resampling: for output i, weights[k] on source index[k] for k in [start[i], start[i+1]). */
 interface Taps {

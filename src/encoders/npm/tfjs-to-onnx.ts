@@ -51,6 +51,30 @@ function spatial(inSize: number, k: number, stride: number, dilation: number, pa
   throw new SailError(`padding '${padding}' is not supported`, { file: where });
 }
 
+/** The nodes `outputs` depend on, each after its inputs (iterative DFS: graphs can be deep). */
+function dependencyOrder(byName: Map<string, TfNode>, outputs: string[], inputNames: (n: TfNode) => string[], src: string): TfNode[] {
+  const order: TfNode[] = [];
+  const done = new Set<string>();
+  for (const out of outputs) {
+    if (!byName.has(out)) throw new SailError(`output node '${out}' not in graph`, { file: src });
+    const stack: [string, boolean][] = [[out, false]];
+    while (stack.length) {
+      const [name, expanded] = stack.pop()!;
+      if (done.has(name)) continue;
+      const node = byName.get(name);
+      if (!node) throw new SailError(`graph refers to missing node '${name}'`, { file: src });
+      if (expanded) {
+        order.push(node);
+        done.add(name);
+        continue;
+      }
+      stack.push([name, true]);
+      for (const i of inputNames(node)) if (!done.has(i)) stack.push([i, false]);
+    }
+  }
+  return order;
+}
+
 /**
  * Convert the subgraph of `artifacts` that computes `spec.outputs` into ONNX (opset 17).
  * Supported ops: Placeholder, Const, Identity, Mul, Sub, AddV2/Add, RealDiv, (_Fused)Conv2D,
@@ -251,25 +275,10 @@ export function convertTfjsGraph(artifacts: TfGraphArtifacts, weights: Map<strin
     }
   };
 
-  // Convert only what the outputs need, in dependency order (iterative DFS: graphs can be deep).
-  const done = new Set<string>();
-  for (const out of spec.outputs) {
-    if (!byName.has(out.node)) throw new SailError(`output node '${out.node}' not in graph`, { file: src });
-    const stack: [string, boolean][] = [[out.node, false]];
-    while (stack.length) {
-      const [name, expanded] = stack.pop()!;
-      if (done.has(name)) continue;
-      const node = byName.get(name);
-      if (!node) throw new SailError(`graph refers to missing node '${name}'`, { file: src });
-      if (expanded) {
-        const v = convertNode(node);
-        if (v) vals.set(name, v);
-        done.add(name);
-        continue;
-      }
-      stack.push([name, true]);
-      for (const i of inputNames(node)) if (!done.has(i)) stack.push([i, false]);
-    }
+  // Convert only what the outputs need, each node after its inputs.
+  for (const node of dependencyOrder(byName, spec.outputs.map((o) => o.node), inputNames, src)) {
+    const v = convertNode(node);
+    if (v) vals.set(node.name, v);
   }
   const outputShapes: number[][] = [];
   for (const out of spec.outputs) {

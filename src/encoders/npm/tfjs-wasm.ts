@@ -20,4 +20,3 @@ export function tfjsWasm(): Promise<typeof tf> {
   return ready;
 }
 
-export type Tf = typeof tf;

@@ -1,5 +1,5 @@
 // Head backward as ONNX nodes: from dL/dz and the forward intermediates to every parameter gradient of
-// one side. Written by hand (onnxruntime-node has no autograd); checked against src/head/reference.ts.
+// one side. Written by hand (onnxruntime-node has no autograd); checked against test/head/reference.ts.
 import type { GraphBuilder } from '../../onnx/graph.js';
 import type { HeadConfig, Side } from '../../head/config.js';
 import type { HeadForwardValues, ParamValue } from '../../head/graph.js';

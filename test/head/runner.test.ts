@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HeadConfig, HeadType, Side } from '../../src/head/config.js';
 import { initParams } from '../../src/head/init.js';
-import { refHeadForward, type RefParams } from '../../src/head/reference.js';
+import { refHeadForward, type RefParams } from './reference.js';
 import { writeSafetensors } from '../../src/head/safetensors.js';
-import { createHeadApplier } from '../../src/eval/head-apply.js';
+import { createHeadRunner } from '../../src/head/runner.js';
 import { loadHead } from '../../src/head/load.js';
 import { saveHead } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
@@ -24,7 +24,7 @@ test('ONNX head forward (blocked) matches the float64 reference for star, mlp an
     // non-trivial LayerNorm affine and biases so every parameter matters
     for (const p of params) if (!p.name.startsWith('logit')) for (let i = 0; i < p.data.length; i++) p.data[i] += (rng.next() - 0.5) * 0.5;
     const ref: RefParams = Object.fromEntries(params.map((p) => [p.name, Float64Array.from(p.data)]));
-    const applier = await createHeadApplier({ config: cfg, params }, { blockRows: 3, threads: 1 });
+    const applier = createHeadRunner({ config: cfg, params }, { blockRows: 3, threads: 1 });
     for (const side of ['vision', 'text'] as Side[]) {
       const d = side === 'vision' ? cfg.visionDim : cfg.textDim;
       const n = 7;
@@ -63,4 +63,17 @@ test('loadHead reads config from metadata, from config.json, or infers it from s
   await assert.rejects(loadHead(sub), /vision_mapping_network\.weight is missing/);
   await assert.rejects(loadHead(join(dir, 'nope.safetensors')), /not found/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('head runner normalises as F.normalize: x / max(|x|, 1e-12), so an all-zero output row stays finite (zeros)', async () => {
+  // a linear head whose last Linear is all zeros maps every row to exactly 0
+  const cfg: HeadConfig = { type: 'linear', widthFactor: 1, visionDim: 3, textDim: 3, targetDim: 2, logitScaleInit: 10, logitBiasInit: -10 };
+  const params = initParams(cfg, new Rng(1));
+  for (const p of params) if (p.name.startsWith('vision_') && !p.name.includes('layer_norm')) p.data.fill(0);
+  const runner = createHeadRunner({ config: cfg, params });
+  const z = await runner.apply('vision', Float32Array.from([1, 2, 3, -1, 0, 4]));
+  assert.deepEqual(Array.from(z), [0, 0, 0, 0]);
+  const raw = await runner.apply('vision', Float32Array.from([1, 2, 3]), 1, { normalize: false });
+  assert.deepEqual(Array.from(raw), [0, 0]);
+  await runner.dispose();
 });

@@ -1,7 +1,7 @@
 // Float64 reference math for heads and losses, forward and hand-written backward. Slow and simple on
 // purpose: it is the independent check for the ONNX training graphs, not a training path.
-import { SailError } from '../util/errors.js';
-import { paramSpecs, type HeadConfig, type Side } from './config.js';
+import { SailError } from '../../src/util/errors.js';
+import { paramSpecs, type HeadConfig, type Side } from '../../src/head/config.js';
 
 /** Parameters by name, float64. */
 export type RefParams = Record<string, Float64Array>;

@@ -1,24 +1,13 @@
 // The inference forward of one head side (LayerNorm -> mapping network -> optional L2 norm) as ONNX nodes.
 import { GraphBuilder } from '../onnx/graph.js';
-import { appendReduce, headForward } from '../head/graph.js';
-import { SailError } from '../util/errors.js';
-import { paramSpecs, type HeadConfig, type ParamSet, type Side } from '../head/config.js';
-
-export { appendReduce };
+import { appendReduce, headForward } from './graph.js';
+import { paramsFromTensors } from './load.js';
+import type { HeadConfig, ParamSet, Side } from './config.js';
 
 /** Output names every head graph produced here uses. */
 export const HEAD_OUTPUT = 'embedding';
 export const HEAD_OUTPUT_RAW = 'embedding_unnormalized';
 
-/** Look up a parameter by name, checking its shape against the config. */
-export function param(params: ParamSet, cfg: HeadConfig, name: string): Float32Array {
-  const spec = paramSpecs(cfg).find((s) => s.name === name);
-  const t = params.find((p) => p.name === name);
-  if (!spec || !t) throw new SailError(`head parameter ${name} is missing`);
-  const size = spec.shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== size) throw new SailError(`head parameter ${name} has ${t.data.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
-  return t.data;
-}
 
 /**
  * Append one side of the head to a graph under construction. `x` has shape [..., inDim] (any rank >= 2;
@@ -30,12 +19,14 @@ export function param(params: ParamSet, cfg: HeadConfig, name: string): Float32A
 export function appendHeadSide(g: GraphBuilder, x: string, cfg: HeadConfig, params: ParamSet, side: Side, opts: { prefix?: string; opset?: number } = {}): { raw: string; normalized: string } {
   const prefix = opts.prefix ?? 'head.';
   const opset = opts.opset ?? 17;
-  const shapes = new Map(paramSpecs(cfg).map((spec) => [spec.name, spec.shape]));
+  // in-memory heads (createModel / exportModel with { config, params }) get the loader's one check
+  const checked = new Map(paramsFromTensors(cfg, params).map((p) => [p.name, p]));
   const baked = new Map<string, string>();
   const value = (name: string): string => {
     let v = baked.get(name);
     if (!v) {
-      v = g.initializer(`${prefix}${name}`, param(params, cfg, name), shapes.get(name)!);
+      const p = checked.get(name)!;
+      v = g.initializer(`${prefix}${name}`, p.data, p.shape);
       baked.set(name, v);
     }
     return v;

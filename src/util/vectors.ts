@@ -1,7 +1,18 @@
-// Small row-major vector helpers shared by the model, segmentation and the search index.
-import { l2NormalizeRows } from '../eval/similarity.js';
+// Small row-major vector helpers shared by eval, the model, segmentation and the search index.
 
-export { l2NormalizeRows };
+/** Row-wise L2 normalisation (in place unless `out` is given); zero rows stay zero. */
+export function l2NormalizeRows(x: Float32Array, dim: number, out: Float32Array = x): Float32Array {
+  const n = x.length / dim;
+  for (let i = 0; i < n; i++) {
+    let ss = 0;
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j];
+    // x / max(|x|, 1e-12), as torch F.normalize and the head graphs
+    const inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
+    for (let j = 0; j < dim; j++) out[o + j] = x[o + j] * inv;
+  }
+  return out;
+}
 
 /** Cosine similarity [na, nb] of two row-major sets of width d (inputs are not modified). */
 export function cosineMatrix(a: Float32Array, b: Float32Array, d: number): Float32Array {
