@@ -71,7 +71,7 @@ async function fusedMobileNet(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sail-bench-model-'));
   try {
     let t0 = performance.now();
-    await exportModel(head, { outDir: dir, vision: { onnx: mob.path, preprocess: MOBILENET_PREPROCESS } });
+    await exportModel(head, { outDir: dir, imageBackboneId: 'mobilenetv2-nsfwjs', textBackboneId: 'use-lite', vision: { onnx: mob.path, preprocess: MOBILENET_PREPROCESS } });
     const tExport = performance.now() - t0;
     const root = new URL('..', import.meta.url).pathname.replace(/\/dist\/$/, '/');
     const imgs = ['1f600', '1f436', '1f697', '1f34e', '2600-fe0f', '1f3e0', '1f431', '1f680'].map((c) => join(root, 'node_modules/emoji-datasource-google/img/google/64', `${c}.png`));

@@ -10,7 +10,9 @@ export { Rng } from './util/rng.js';
 
 // data
 export { download, type DownloadOptions, type DownloadResult } from './data/download.js';
-export { importFolder, type ImportOptions } from './data/import.js';
+export { importFolder, type ImportOptions, type ImportResult, type CaptionSource } from './data/import.js';
+export { parseSidecarCaption, type SidecarCaptionOptions } from './data/captions.js';
+export { splitShards, type SplitOptions, type SplitResult, type SplitGroupBy } from './data/split.js';
 export { readWds, readShard, listShards, type WdsSample } from './data/wds.js';
 
 // encoders
@@ -36,6 +38,7 @@ export type { Batch, StepResult, TrainEngine, EngineOptions, LossType } from './
 export { createTrainEngine } from './train/engine.js';
 export { trainLoop, type TrainLoopOptions, type TrainSummary } from './train/loop.js';
 export { saveHead } from './train/checkpoint.js';
+export { loadHead, type LoadedHead } from './head/load.js';
 
 // evaluation
 export * as metrics from './eval/metrics.js';
@@ -46,5 +49,6 @@ export { runProbe, type ProbeOptions, type ProbeReport } from './eval/probe.js';
 // model in users' hands
 export { createModel, SailModel, type CreateModelOptions, type FeatureRows } from './model/model.js';
 export { exportModel, readExport, readManifest, type ExportOptions } from './model/export.js';
+export type { ExportManifest, ImageBackboneRecord, TextBackboneRecord } from './model/export-config.js';
 export { segmentImage, overlayPng, labelPng } from './model/segment.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';

@@ -6,6 +6,8 @@ import { importFolder, type CaptionSource } from '../data/import.js';
 import { K8S_DEFAULTS, renderIndexedJob, type K8sJobKind } from '../data/k8s.js';
 import type { ListFormat } from '../data/lists.js';
 import { parseShardSplit } from '../data/shards.js';
+import { oneOf } from './flags.js';
+import { registerSplit } from './split.js';
 import { addCommonOptions, FLAG_LIMITS, imageFlags, intFlag, printSummary, progressBar, type CommonFlags } from './download.js';
 
 interface ImportFlags extends CommonFlags {
@@ -15,6 +17,8 @@ interface ImportFlags extends CommonFlags {
   format?: string;
   fileCol: string;
   captionCol: string[];
+  captionLine: string;
+  captionRegex?: string;
 }
 
 interface K8sFlags {
@@ -44,10 +48,15 @@ export function register(program: Command): void {
     .option('--list <file>', 'mapping file for --captions list')
     .option('--format <fmt>', 'format of --list (default: from the extension)')
     .option('--file-col <name>', 'column of --list holding the image path relative to --input', 'file')
-    .option('--caption-col <name>', 'caption column of --list (repeat for several)', (v: string, prev: string[]) => [...prev, v], [] as string[]);
+    .option('--caption-col <name>', 'caption column of --list (repeat for several)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--caption-line <which>', 'sidecar captions: all (the whole file, newlines become spaces) or first (the first non-empty line)', 'all')
+    .option('--caption-regex <re>', 'sidecar captions: the first capture group of the first match (multiline), e.g. "^en\\.utf8=(.+)$"; overrides --caption-line');
   addCommonOptions(imp).action(async (f: ImportFlags) => {
     let captions: CaptionSource;
-    if (f.captions === 'sidecar' || f.captions === 'folder') captions = { kind: f.captions };
+    const captionLine = oneOf<'all' | 'first'>(f.captionLine, ['all', 'first'], '--caption-line');
+    if (f.captions !== 'sidecar' && (f.captionRegex !== undefined || captionLine !== 'all')) throw new SailError('--caption-line and --caption-regex apply to --captions sidecar only');
+    if (f.captions === 'sidecar') captions = { kind: 'sidecar', line: captionLine, ...(f.captionRegex !== undefined ? { regex: f.captionRegex } : {}) };
+    else if (f.captions === 'folder') captions = { kind: 'folder' };
     else if (f.captions === 'list') {
       if (!f.list) throw new SailError('--captions list needs --list <file>');
       captions = { kind: 'list', path: f.list, format: f.format as ListFormat | undefined, fileCol: f.fileCol, captionCols: f.captionCol.length ? f.captionCol : ['caption'] };
@@ -64,8 +73,10 @@ export function register(program: Command): void {
       maxBytes: intFlag(f.maxBytes, '--max-bytes', 1, FLAG_LIMITS.maxBytes),
       onProgress: bar.update,
     }).finally(bar.stop);
-    printSummary(result.summary, result.progress, f.output, f.json);
+    printSummary(result.summary, result.progress, f.output, f.json, result.examples);
   });
+
+  registerSplit(data);
 
   data
     .command('k8s')

@@ -87,11 +87,15 @@ export function progressBar(label: string): { update: (p: PipelineProgress) => v
 }
 
 /** Print a summary (JSON or one human line per fact). */
-export function printSummary(summary: DataSummary, progress: PipelineProgress, output: string, json?: boolean): void {
-  if (json) { console.log(JSON.stringify({ output, run: progress, summary }, null, 2)); return; }
-  console.log(`${output}: ${summary.completedShards} shards, ${summary.rows} rows, ${summary.ok} ok, ${summary.failed} failed`);
+export function printSummary(summary: DataSummary, progress: PipelineProgress, output: string, json?: boolean, examples?: { file: string; caption: string }[]): void {
+  if (json) { console.log(JSON.stringify({ output, run: progress, summary, ...(examples ? { examples } : {}) }, null, 2)); return; }
+  console.log(`${output}: ${summary.completedShards} shards, ${summary.rows} rows, ${summary.ok} ok, ${summary.failed} failed or skipped`);
   for (const [reason, n] of Object.entries(summary.failedByReason)) console.log(`  ${reason}: ${n}`);
   console.log(`this run: ${progress.rows} rows, ${progress.shardsWritten} shards written, ${progress.shardsSkipped} already complete`);
+  if (examples?.length) {
+    console.log('first captions (check the parse; see --caption-line / --caption-regex):');
+    for (const e of examples) console.log(`  ${e.file}: ${JSON.stringify(e.caption.length > 120 ? e.caption.slice(0, 117) + '...' : e.caption)}`);
+  }
 }
 
 interface DownloadFlags extends CommonFlags {

@@ -4,7 +4,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
-import { exportModel } from '../model/export.js';
+import { exportModel, type ExportOptions } from '../model/export.js';
+import { registryImageOnnx, registryTextOnnxUnavailable } from '../model/backbones.js';
+import { loadHead } from '../head/load.js';
 import { parsePooling, POOLINGS, type Pooling } from '../encoders/pooling.js';
 import type { WordVocabTokenizer } from '../model/export-config.js';
 import { DINOV2_PREPROCESS, MOBILENET_PREPROCESS, type PreprocessConfig } from '../encoders/image-spec.js';
@@ -16,6 +18,10 @@ const PRESETS: Record<string, PreprocessConfig> = { dinov2: DINOV2_PREPROCESS, '
 interface ExportFlags {
   out: string;
   device?: string;
+  visionBackbone?: string;
+  textBackbone?: string;
+  visionModel?: string;
+  textModel?: string;
   visionBackboneOnnx?: string;
   visionOutput?: string;
   visionPooling?: string;
@@ -62,12 +68,16 @@ export function register(program: Command): void {
     .description('export a head checkpoint as ONNX (head alone, and fused behind backbone ONNX files) with a sail_model.json config')
     .argument('<checkpoint>', 'head checkpoint: folder (config.json + .safetensors) or .safetensors file')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--vision-backbone-onnx <file>', 'image backbone ONNX to fuse in front of the vision head')
+    .option('--vision-backbone <name>', 'fuse a registry image backbone by name (mobilenetv2-nsfwjs, dinov2-*): its ONNX and preprocessing come from the registry')
+    .option('--vision-backbone-onnx <file>', 'image backbone ONNX file to fuse in front of the vision head')
     .option('--vision-output <name>', 'backbone output to pool (default: its first output)')
     .option('--vision-pooling <mode>', `pooling of the backbone output: ${POOLINGS.join('|')} (default none)`)
     .option('--vision-preprocess <preset|json>', `preprocessing preset (${Object.keys(PRESETS).join(', ')}) a store folder (the spec it was encoded with) or a preprocessor_config.json (default dinov2)`)
     .option('--no-patches', 'do not write image_patches.onnx')
+    .option('--text-backbone <name>', 'fuse a registry text backbone by name (none has a browser-runnable ONNX today: the error says what to do)')
     .option('--text-backbone-onnx <file>', 'text backbone ONNX to fuse in front of the text head')
+    .option('--vision-model <id>', 'image backbone id to record in sail_model.json (default: the one the training store recorded)')
+    .option('--text-model <id>', 'text backbone id to record in sail_model.json (default: the one the training store recorded)')
     .option('--text-output <name>', 'text backbone output to pool')
     .option('--text-pooling <mode>', `pooling of the text backbone output: ${POOLINGS.join('|')} (default none)`)
     .option('--text-tokenizer <json>', 'JSON file with a word-vocab tokenizer spec the browser can run (see docs/model.md)')
@@ -75,9 +85,25 @@ export function register(program: Command): void {
     .option('--device <cpu|cuda|webgpu>', 'after writing, run the exported head graphs once on this device as a check (`sail doctor` shows what works here)', 'cpu')
     .action(async (checkpoint: string, flags: ExportFlags) => {
       const device = useDevice(flags.device);
-      const manifest = await exportModel(checkpoint, {
+      if (flags.visionBackbone && flags.visionBackboneOnnx) throw new SailError('give --vision-backbone or --vision-backbone-onnx, not both');
+      if (flags.textBackbone) throw registryTextOnnxUnavailable(flags.textBackbone);
+      const head = await loadHead(checkpoint);
+      let vision: ExportOptions['vision'];
+      let imageBackboneId = flags.visionModel;
+      if (flags.visionBackbone) {
+        const reg = await registryImageOnnx(flags.visionBackbone);
+        const trained = imageBackboneId ?? head.config.visionModel;
+        if (trained !== undefined && trained.split(':')[0] !== reg.id.split(':')[0]) {
+          throw new SailError(`--vision-backbone ${flags.visionBackbone}: the head was trained on ${trained} features`);
+        }
+        imageBackboneId ??= reg.id;
+        vision = { onnx: reg.onnx, output: reg.output, pooling: reg.pooling, preprocess: reg.preprocess, patches: flags.patches === false ? false : undefined };
+      }
+      const manifest = await exportModel(head, {
         outDir: flags.out,
-        vision: flags.visionBackboneOnnx
+        imageBackboneId,
+        textBackboneId: flags.textModel,
+        vision: vision ?? (flags.visionBackboneOnnx
           ? {
               onnx: flags.visionBackboneOnnx,
               output: flags.visionOutput,
@@ -85,7 +111,7 @@ export function register(program: Command): void {
               preprocess: flags.visionPreprocess ? visionPreprocess(flags.visionPreprocess) : undefined,
               patches: flags.patches === false ? false : undefined,
             }
-          : undefined,
+          : undefined),
         text: flags.textBackboneOnnx
           ? {
               onnx: flags.textBackboneOnnx,

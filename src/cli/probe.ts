@@ -15,6 +15,7 @@ interface ProbeFlags {
   imageModality: string;
   textModality: string;
   heldOut?: string;
+  heldOutStore: string[];
   dim: string;
   lr: string;
   wd: string;
@@ -45,7 +46,8 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (one sub-folder per pair; probe.json/md/svg)')
     .option('--image-modality <name>', 'image modality in the stores', 'image')
     .option('--text-modality <name>', 'text modality in the stores', 'text')
-    .option('--held-out <n>', 'held-out rows: a count, or a fraction < 1 (default 10%, at most 5000)')
+    .option('--held-out <n>', 'held-out rows of the training store: a count, or a fraction < 1 (default 10%, at most 5000)')
+    .option('--held-out-store <spec...>', 'score on another store instead: [NAME=]IMAGE_STORE[,TEXT_STORE] (NAME picks the --pair; may be left out with one pair); trains on all rows', [])
     .option('--dim <n>', 'linear head output width (the paper probes with 2048)', String(PROBE_DEFAULTS.targetDim))
     .option('--lr <x>', 'Lion peak learning rate (the paper: 1e-5 with batch 32768 for 100 epochs; short runs need more)', String(PROBE_DEFAULTS.lr))
     .option('--wd <x>', 'weight decay (probing uses 1e-7)', String(PROBE_DEFAULTS.weightDecay))
@@ -71,6 +73,16 @@ export function register(program: Command): void {
         });
       }
       if (!pairs.length) throw new SailError('give at least one --pair or --pairs');
+      for (const spec of f.heldOutStore) {
+        const named = spec.includes('=') ? parsePair(spec, f) : undefined;
+        if (!named && pairs.length !== 1) throw new SailError(`--held-out-store ${JSON.stringify(spec)}: with several pairs, name the pair (NAME=IMAGE_STORE[,TEXT_STORE])`);
+        const target = named ? pairs.find((p) => p.name === named.name) : pairs[0];
+        if (!target) throw new SailError(`--held-out-store ${JSON.stringify(spec)}: no --pair named ${named!.name}`);
+        const [imageStore, textStore] = named ? [named.imageStore, named.textStore] : spec.split(',');
+        if (f.heldOut !== undefined) throw new SailError('--held-out and --held-out-store exclude each other');
+        target.heldOutImageStore = imageStore;
+        if (textStore) target.heldOutTextStore = textStore;
+      }
       const threads = parseOptional(f.threads, '--threads', POSITIVE_INT);
       const bar = new cliProgress.SingleBar({ format: '{pair} [{bar}] {value}/{total} steps | loss {loss}', stream: process.stderr }, cliProgress.Presets.shades_classic);
       let active = '';

@@ -25,15 +25,15 @@ interface ServeFlags {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('serve a web page that searches a local image folder by text (query embedded in the browser with onnxruntime-web)')
+    .description('serve a web page that searches a local image folder by text (the query is embedded in the browser when the export has a browser-runnable text model, otherwise on the server with the text backbone recorded in sail_model.json)')
     .requiredOption('--model <dir>', 'export folder written by `sail export`')
     .requiredOption('--images <dir>', 'folder of images to index (recursive)')
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--host <addr>', 'address to bind; the default keeps the server private to this machine', '127.0.0.1')
     .option('--allowed-hosts <names>', 'comma-separated host names clients use to reach a non-loopback --host (required with one); requests naming another Host are refused')
     .option('--token', 'require an access token even on a loopback address (always required for a non-loopback --host)')
-    .option('--vision-model <name|dir>', 'image backbone used with image_head.onnx when the export has no image_model.onnx')
-    .option('--text-model <name|dir>', 'text backbone for the server-side query fallback (exports without a browser tokenizer)')
+    .option('--vision-model <name|dir>', 'image backbone used with image_head.onnx when the export has no image_model.onnx (default: the one sail_model.json records)')
+    .option('--text-model <name|dir>', 'text backbone embedding queries on the server when the export has no browser-runnable text model (default: the one sail_model.json records)')
     .option('--nprobe <n>', 'inverted lists probed per query (large folders)')
     .option('--exact-below <n>', 'exact search below this many images (default 2048)')
     .option('--json', 'print {url, count} as JSON once indexed')
@@ -68,10 +68,11 @@ export function register(program: Command): void {
       if (!flags.json && srv.token) console.log('every request needs the access token: open the URL above (it carries ?token=), keep it private');
       const ix = await srv.ready;
       bar?.stop();
-      if (flags.json) console.log(JSON.stringify({ url: srv.url, count: ix.files.length, skipped: ix.skipped.length, method: ix.index.exact ? 'exact' : 'ivf' }));
+      const where = srv.queries === 'browser' ? 'in the browser (text_model.onnx)' : `on the server (${srv.serverTextModel})`;
+      if (flags.json) console.log(JSON.stringify({ url: srv.url, count: ix.files.length, skipped: ix.skipped.length, method: ix.index.exact ? 'exact' : 'ivf', queries: srv.queries, serverTextModel: srv.serverTextModel }));
       else {
         for (const s of ix.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
-        console.log(`${ix.files.length} images indexed (${ix.index.exact ? 'exact search' : `IVF, ${ix.index.nlist} lists`}); open ${srv.url}`);
+        console.log(`${ix.files.length} images indexed (${ix.index.exact ? 'exact search' : `IVF, ${ix.index.nlist} lists`}); queries embedded ${where}; open ${srv.url}`);
       }
       const stop = () => void srv.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -10,11 +10,13 @@ import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
 import { NON_NEGATIVE_INT, oneOf, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';
 import { lockFolder } from '../util/lease.js';
+import { openStore } from '../store/reader.js';
+import type { RetrievalMetrics } from '../eval/metrics.js';
 
 interface TrainFlags {
   head: string;
-  widthFactor: string;
-  dim: string;
+  widthFactor?: string;
+  dim?: string;
   loss: string;
   optimizer: string;
   lr?: string;
@@ -22,7 +24,7 @@ interface TrainFlags {
   beta1?: string;
   beta2?: string;
   eps?: string;
-  batchSize: string;
+  batchSize?: string;
   steps?: string;
   epochs?: string;
   warmupSteps?: string;
@@ -64,7 +66,7 @@ function validation(storeDir: string, f: TrainFlags, print: (line: string) => vo
     run: async (head, at) => {
       const { evaluateRetrievalOnStores } = await import('../eval/tasks.js');
       const m = await evaluateRetrievalOnStores(storeDir, { head, textModalities });
-      print(`validation at step ${at.step} (epoch ${at.epoch}): ${JSON.stringify(m)}`);
+      print(`validation at step ${at.step} (epoch ${at.epoch}): ${validationLine(m)}`);
       return { retrieval: m };
     },
   };
@@ -83,6 +85,57 @@ const MAX_SEED = 0xffffffff;
 const MAX_DIM = 65536;
 const MAX_WIDTH_FACTOR = 64;
 
+/** One short line of validation retrieval (the full metrics go to OUT/val.jsonl). */
+export function validationLine(m: RetrievalMetrics): string {
+  const side = (d: Record<string, number>) => ['R@1', 'R@5', 'R@10'].filter((k) => k in d).map((k) => `${k} ${d[k].toFixed(1)}`).join(' ');
+  const chance = m.chance ? ` (chance R@1 ${m.chance.imageToText['R@1'].toFixed(1)} / ${m.chance.textToImage['R@1'].toFixed(1)})` : '';
+  return `image->text ${side(m.imageToText)} | text->image ${side(m.textToImage)} %, ${m.nImages} images${chance}`;
+}
+
+/** The batch size when --batch-size is not given: the library default, or the largest power of two the store can fill. */
+export const DEFAULT_BATCH = TRAIN_DEFAULTS.batchSize;
+export function autoBatchSize(rows: number): { batch: number; why?: string } {
+  if (rows < 2) throw new SailError(`the store has ${rows} row(s); training needs at least 2`);
+  if (rows >= DEFAULT_BATCH) return { batch: DEFAULT_BATCH };
+  const batch = 2 ** Math.floor(Math.log2(rows));
+  return { batch, why: `the default ${DEFAULT_BATCH} is more than the store's ${rows} rows; ${batch} is the largest power of two that fits, so every epoch has a full batch (${Math.floor(rows / batch)} step(s) per epoch); --batch-size overrides` };
+}
+
+/** Below this many rows the head defaults shrink to {@link SMALL_HEAD}. */
+export const SMALL_STORE_ROWS = 20_000;
+/** The head docs/demo.md measured on 1,529 pairs: a quarter of the paper's hidden width, half its output. */
+export const SMALL_HEAD = { widthFactor: 2, dim: 512 };
+
+/** Head size when --width-factor / --dim are not given: the paper's (defaultHeadConfig), or {@link SMALL_HEAD} on small stores. */
+export function autoHeadSize(rows: number): { widthFactor: number; dim: number; why?: string } {
+  if (rows >= SMALL_STORE_ROWS) return { widthFactor: defaultHeadConfig.widthFactor, dim: defaultHeadConfig.targetDim };
+  return { ...SMALL_HEAD, why: `the store has ${rows} rows (< ${SMALL_STORE_ROWS}): a head with the paper's width ${defaultHeadConfig.widthFactor} and dim ${defaultHeadConfig.targetDim} has 4x the hidden width and 2x the output for data this small; --width-factor and --dim override` };
+}
+
+/** --batch-size, checked against the store; chosen (and explained on stderr) when not given. */
+async function chooseBatch(storeDir: string, flag: string | undefined): Promise<{ batchSize: number; rows: number }> {
+  const store = await openStore(storeDir);
+  const rows = store.rows;
+  await store.close();
+  if (flag !== undefined) {
+    const b = num(flag, '--batch-size', { int: true, min: 2 });
+    if (b > rows) throw new SailError(`--batch-size ${b} is more than the store's ${rows} rows: pass --batch-size ${rows} or less, or leave it out to choose automatically`, { file: storeDir });
+    return { batchSize: b, rows };
+  }
+  const { batch, why } = autoBatchSize(rows);
+  if (why) process.stderr.write(`sail train: batch size ${batch}: ${why}\n`);
+  return { batchSize: batch, rows };
+}
+
+/** --width-factor and --dim, or the small-store defaults (explained on stderr) when not given. */
+function chooseHeadSize(rows: number, f: TrainFlags): { widthFactor: number; dim: number } {
+  const auto = autoHeadSize(rows);
+  const widthFactor = f.widthFactor !== undefined ? num(f.widthFactor, '--width-factor', { ...POSITIVE_INT, max: MAX_WIDTH_FACTOR }) : auto.widthFactor;
+  const dim = f.dim !== undefined ? num(f.dim, '--dim', { ...POSITIVE_INT, max: MAX_DIM }) : auto.dim;
+  if (auto.why && (f.widthFactor === undefined || f.dim === undefined)) process.stderr.write(`sail train: head width factor ${widthFactor}, dim ${dim}: ${auto.why}\n`);
+  return { widthFactor, dim };
+}
+
 /** Register `sail train`. */
 export function register(program: Command): void {
   program
@@ -91,8 +144,8 @@ export function register(program: Command): void {
     .argument('<store>', 'embedding store folder (see `sail store import`)')
     .requiredOption('--out <dir>', 'output folder (checkpoint/, train.jsonl)')
     .option('--head <type>', `head type: ${HEAD_TYPES.join(' | ')}`, defaultHeadConfig.type)
-    .option('--width-factor <n>', 'star head hidden width = n x input width', String(defaultHeadConfig.widthFactor))
-    .option('--dim <n>', 'shared output width', String(defaultHeadConfig.targetDim))
+    .option('--width-factor <n>', `star head hidden width = n x input width (default ${defaultHeadConfig.widthFactor} as in the paper; ${SMALL_HEAD.widthFactor} on stores under ${SMALL_STORE_ROWS} rows)`)
+    .option('--dim <n>', `shared output width (default ${defaultHeadConfig.targetDim}; ${SMALL_HEAD.dim} on stores under ${SMALL_STORE_ROWS} rows)`)
     .option('--loss <type>', LOSS_TYPES.join(' | '), TRAIN_DEFAULTS.loss)
     .option('--optimizer <type>', OPTIMIZER_KINDS.join(' | '), TRAIN_DEFAULTS.optimizer)
     .option('--lr <x>', `peak learning rate (default ${DEFAULT_LR.lion} for lion, ${DEFAULT_LR.adamw} for adamw as in the original; the paper uses lion 1e-5 with batch 32768 and ~100 epochs)`)
@@ -100,7 +153,7 @@ export function register(program: Command): void {
     .option('--beta1 <x>', 'first moment decay (default 0.9, lion and adamw)')
     .option('--beta2 <x>', 'second moment decay (adamw) / momentum decay (lion); default 0.99 for both, as in the original')
     .option('--eps <x>', 'adamw epsilon (default 1e-8)')
-    .option('--batch-size <n>', 'pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768)', String(TRAIN_DEFAULTS.batchSize))
+    .option('--batch-size <n>', `pairs per step (the SigLIP loss sees batch^2 pairs; the paper uses 32768); default ${TRAIN_DEFAULTS.batchSize}, or the largest power of two <= the store's rows on smaller stores`)
     .option('--steps <n>', 'total optimizer steps (overrides --epochs)')
     .option('--epochs <n>', `full passes over the store, incomplete last batch dropped (default ${TRAIN_DEFAULTS.epochs})`)
     .option('--warmup-steps <n>', 'linear warmup steps (default ceil(10% of total)), then cosine to 0')
@@ -140,6 +193,9 @@ export function register(program: Command): void {
       // one trainer per --out folder: a second one is refused at once, naming the holder
       const lease = await lockFolder(f.out, 'sail train');
       try {
+        // after the lock: a locked --out is refused before the store is even read
+        const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize);
+        const headSize = chooseHeadSize(rows, f);
         summary = await trainLoop({
           storeDir,
           outDir: f.out,
@@ -147,8 +203,8 @@ export function register(program: Command): void {
           createEngine: async (opts) => (await import('../train/engine.js')).createTrainEngine(opts),
           head: {
             type: oneOf<HeadType>(f.head, HEAD_TYPES, '--head'),
-            widthFactor: num(f.widthFactor, '--width-factor', { ...POSITIVE_INT, max: MAX_WIDTH_FACTOR }),
-            targetDim: num(f.dim, '--dim', { ...POSITIVE_INT, max: MAX_DIM }),
+            widthFactor: headSize.widthFactor,
+            targetDim: headSize.dim,
             logitScaleInit: logitScale,
             logitBiasInit: num(f.logitBias, '--logit-bias'),
           },
@@ -159,7 +215,7 @@ export function register(program: Command): void {
           beta1: f.beta1 !== undefined ? beta(f.beta1, '--beta1') : OPTIMIZER_DEFAULTS[optimizer].beta1,
           beta2: f.beta2 !== undefined ? beta(f.beta2, '--beta2') : OPTIMIZER_DEFAULTS[optimizer].beta2,
           ...(optimizer === 'adamw' ? { eps: f.eps !== undefined ? num(f.eps, '--eps', { positive: true }) : OPTIMIZER_DEFAULTS.adamw.eps } : {}),
-          batchSize: num(f.batchSize, '--batch-size', { int: true, min: 2 }),
+          batchSize,
           steps: parseOptional(f.steps, '--steps', POSITIVE_INT),
           // epochs left out: the library's default (TRAIN_DEFAULTS.epochs) applies
           epochs: f.steps === undefined ? parseOptional(f.epochs, '--epochs', POSITIVE_INT) : undefined,

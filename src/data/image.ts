@@ -1,9 +1,9 @@
 // Image validation and normalisation: magic-byte sniffing, a pixel-count check on the header before any
 // full decode (decompression bombs), then resize (shortest edge, no upscaling) and JPEG re-encode.
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 
 /** Image container formats accepted as input. */
-export type ImageKind = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif';
+export type ImageKind = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif' | 'svg';
 
 /** Options for {@link processImage}. */
 export interface ImageOptions {
@@ -13,6 +13,12 @@ export interface ImageOptions {
   quality: number;
   /** Largest width x height accepted (checked on the header before decoding). */
   maxPixels: number;
+  /**
+   * Accept SVG (default false: `sail download` never rasterises remote SVG). SVG is rendered by sharp
+   * (librsvg) at the density that makes its shortest edge `size` pixels (its own size at 72 dpi when
+   * `size` is 0), on white.
+   */
+  svg?: boolean;
 }
 
 /** Defaults: 256 px shortest edge, quality 90, 50 megapixels. */
@@ -57,7 +63,15 @@ export function sniffImage(buf: Uint8Array): ImageKind | undefined {
     if (brand === 'avif' || brand === 'avis') return 'avif';
     if (['heic', 'heix', 'mif1', 'msf1', 'hevc'].includes(brand)) return 'heif';
   }
+  if (looksLikeSvg(buf)) return 'svg';
   return undefined;
+}
+
+/** An XML/SVG text whose first element is `<svg` (after an optional BOM, XML declaration, comments, doctype). */
+function looksLikeSvg(buf: Uint8Array): boolean {
+  const head = Buffer.from(buf.subarray(0, 4096)).toString('utf8').replace(/^\uFEFF/, '');
+  const rest = head.replace(/^(\s+|<\?xml[^>]*\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>]*>)*/i, '');
+  return /^<svg[\s>]/i.test(rest);
 }
 
 /** EXIF orientations 5..8 swap width and height. */
@@ -76,10 +90,22 @@ function oriented(meta: Metadata): { w: number; h: number } {
 export async function processImage(input: Buffer, opts: ImageOptions): Promise<ProcessedImage> {
   const kind = sniffImage(input);
   if (!kind) throw new ImageRejected('not_image', 'content is not a known image format (magic bytes)');
+  if (kind === 'svg' && !opts.svg) throw new ImageRejected('not_image', 'SVG is not accepted here (sail data import rasterises SVG)');
+  let density: number | undefined;
+  if (kind === 'svg') {
+    const base = await sharp(input, { limitInputPixels: false }).metadata().catch((err: Error) => {
+      throw new ImageRejected('decode_error', `unreadable svg: ${err.message.split('\n')[0]}`);
+    });
+    const edge = Math.min(base.width ?? 0, base.height ?? 0);
+    if (!(edge > 0)) throw new ImageRejected('decode_error', 'svg has no size');
+    // librsvg renders at `density` dpi; 72 dpi is the SVG's own pixel size.
+    density = opts.size > 0 ? Math.min(72 * 1000, (72 * opts.size) / edge) : 72;
+  }
+  const open = (extra: SharpOptions) => sharp(input, { ...extra, ...(density !== undefined ? { density } : {}) });
   let meta: Metadata;
   try {
     // metadata() parses the header only; limitInputPixels is a second guard for formats where it decodes.
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
+    meta = await open({ limitInputPixels: false }).metadata();
   } catch (err) {
     throw new ImageRejected('decode_error', `unreadable ${kind} header: ${(err as Error).message}`);
   }
@@ -88,7 +114,7 @@ export async function processImage(input: Buffer, opts: ImageOptions): Promise<P
   if (w * h > opts.maxPixels) throw new ImageRejected('too_many_pixels', `${w}x${h} exceeds ${opts.maxPixels} pixels`);
   // failOn 'error' rejects truncated and corrupt data but tolerates harmless libjpeg/libpng warnings, which
   // many real web images trigger.
-  let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
+  let pipeline = open({ limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
     .rotate()
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');

@@ -58,6 +58,42 @@ export interface RetrievalMetrics {
   meanR10?: number;
   nImages: number;
   nTexts: number;
+  /** The same metrics for a uniformly random ranking (closed form, see {@link retrievalChance}). */
+  chance?: RetrievalChance;
+}
+
+/** Expected R@K (%) and mean rank of a uniformly random ranking, per direction. */
+export interface RetrievalChance {
+  imageToText: Record<string, number> & { meanRank: number };
+  textToImage: Record<string, number> & { meanRank: number };
+}
+
+/**
+ * Chance level of retrieval in closed form. T2I: one correct image among n, so R@K = min(K, n) / n and
+ * the mean rank is (n + 1) / 2. I2T: an image with c captions among m texts hits at K unless all K top
+ * slots miss them, R@K = 1 - C(m - c, K) / C(m, K); the best of c random ranks has mean (m + 1) / (c + 1).
+ * Both averaged over the queries.
+ */
+export function retrievalChance(nImages: number, imageOfText: ArrayLike<number>, ks: readonly number[] = [1, 5, 10]): RetrievalChance {
+  const m = imageOfText.length;
+  const counts = new Map<number, number>();
+  const perImage = new Int32Array(nImages);
+  for (let t = 0; t < m; t++) perImage[imageOfText[t]]++;
+  for (const c of perImage) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const i2t = { meanRank: 0 } as RetrievalChance['imageToText'];
+  const t2i = { meanRank: (nImages + 1) / 2 } as RetrievalChance['textToImage'];
+  for (const k of ks) {
+    let sum = 0;
+    for (const [c, n] of counts) {
+      let miss = 1;
+      for (let j = 0; j < Math.min(k, m); j++) miss *= Math.max(0, m - c - j) / (m - j);
+      sum += n * (1 - miss);
+    }
+    i2t[`R@${k}`] = (100 * sum) / nImages;
+    t2i[`R@${k}`] = (100 * Math.min(k, nImages)) / nImages;
+  }
+  for (const [c, n] of counts) i2t.meanRank += (n * (m + 1)) / (c + 1) / nImages;
+  return { imageToText: i2t, textToImage: t2i };
 }
 
 /** Combine per-direction ranks into {@link RetrievalMetrics}. */
@@ -81,7 +117,7 @@ export function retrievalFromMatrix(simImageText: ArrayLike<number>, nImages: nu
   const t = new Float64Array(nTexts * nImages);
   for (let i = 0; i < nImages; i++) for (let j = 0; j < nTexts; j++) t[j * nImages + i] = simImageText[i * nTexts + j];
   const t2i = ranksFromMatrix(t, nTexts, nImages, imageOfText, imgGroup);
-  return retrievalMetrics(i2t, t2i, ks);
+  return { ...retrievalMetrics(i2t, t2i, ks), chance: retrievalChance(nImages, imageOfText, ks) };
 }
 
 /** Zero-shot / classification summary. */

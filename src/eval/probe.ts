@@ -24,6 +24,13 @@ export interface ProbePair {
   textStore?: string;
   imageModality?: string;
   textModality?: string;
+  /**
+   * A held-out store of other rows (same backbones and modalities): train on every row of the pair's
+   * stores and score on all rows of this one, instead of holding out rows of the training store.
+   */
+  heldOutImageStore?: string;
+  /** Default: the held-out image store. */
+  heldOutTextStore?: string;
 }
 
 /** Probing defaults (sail-method.md 7.7): linear head to 2048, Lion, wd 1e-7; `sail probe` shows the same. */
@@ -133,9 +140,12 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
     if (!img.modalities().includes(imgMod)) throw new SailError(`store has no modality ${imgMod}`, { file: img.dir });
     if (!txt.modalities().includes(txtMod)) throw new SailError(`store has no modality ${txtMod}`, { file: txt.dir });
     if (txt.rows !== img.rows) throw new SailError(`pair ${pair.name}: image store has ${img.rows} rows, text store ${txt.rows}; probing needs the same rows`, { file: txt.dir });
-    const { train, val } = splitRows(img.rows, o.heldOut, seed);
+    const external = pair.heldOutImageStore !== undefined;
+    const { train, val } = external ? { train: Uint32Array.from({ length: img.rows }, (_, i) => i), val: undefined } : splitRows(img.rows, o.heldOut, seed);
     const splitPath = join(dir, 'split.json');
-    const splitInfo = { rows: img.rows, heldOut: val.length, seed };
+    const splitInfo = external
+      ? { rows: img.rows, heldOutImageStore: pair.heldOutImageStore, heldOutTextStore: pair.heldOutTextStore ?? pair.heldOutImageStore, seed }
+      : { rows: img.rows, heldOut: val!.length, seed };
     if (existsSync(splitPath)) {
       const prev = await fs.readFile(splitPath, 'utf8');
       if (prev.trim() !== JSON.stringify(splitInfo)) throw new SailError(`split differs from the earlier run (${prev.trim()} vs ${JSON.stringify(splitInfo)}); use another --out`, { file: splitPath });
@@ -154,7 +164,7 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
     });
     o.onProgress?.({ pair: pair.name, stage: 'eval' });
     const head = await loadHead(join(runDir, 'checkpoint', 'head.safetensors'));
-    const retrieval = await evaluateRetrievalOnStores(img, {
+    const retrieval = external ? await heldOutRetrieval(pair, head, imgMod, txtMod, img, txt, o.threads) : await evaluateRetrievalOnStores(img, {
       head, rows: val, imageModality: imgMod, textModalities: [txtMod], textStore: txt, threads: o.threads, ks: [1, 5, 10],
     });
     const i2t = retrieval.imageToText['R@10'];
@@ -162,11 +172,30 @@ async function probePair(pair: ProbePair, o: ProbeOptions): Promise<ProbeResult>
     const result: ProbeResult = {
       name: pair.name, imageModel: img.model(imgMod), textModel: txt.model(txtMod),
       score: (i2t + t2i) / 2, i2tR10: i2t, t2iR10: t2i, retrieval,
-      trainRows: train.length, heldOutRows: val.length, steps: summary.steps, finalLoss: summary.last?.loss,
+      trainRows: train.length, heldOutRows: retrieval.nImages, steps: summary.steps, finalLoss: summary.last?.loss,
     };
     await writeJsonAtomic(resultPath, result);
     o.onProgress?.({ pair: pair.name, stage: 'done' });
     return result;
+  } finally {
+    if (txt !== img) await txt.close();
+    await img.close();
+  }
+}
+
+/** Retrieval on a pair's held-out store(s): same modalities and backbones as the training stores. */
+async function heldOutRetrieval(pair: ProbePair, head: Awaited<ReturnType<typeof loadHead>>, imgMod: string, txtMod: string, trainImg: EmbeddingStore, trainTxt: EmbeddingStore, threads?: number): Promise<RetrievalMetrics> {
+  const img = await openStore(pair.heldOutImageStore!);
+  const txt = pair.heldOutTextStore ? await openStore(pair.heldOutTextStore) : img;
+  try {
+    for (const [s, mod, ref] of [[img, imgMod, trainImg], [txt, txtMod, trainTxt]] as const) {
+      if (!s.modalities().includes(mod)) throw new SailError(`held-out store has no modality ${mod}`, { file: s.dir });
+      if (s.dim(mod) !== ref.dim(mod) || s.model(mod) !== ref.model(mod)) {
+        throw new SailError(`held-out ${mod} (${s.model(mod) ?? '?'}, ${s.dim(mod)}-d) does not match the training store (${ref.model(mod) ?? '?'}, ${ref.dim(mod)}-d)`, { file: s.dir });
+      }
+    }
+    if (txt.rows !== img.rows) throw new SailError(`held-out image store has ${img.rows} rows, text store ${txt.rows}`, { file: txt.dir });
+    return await evaluateRetrievalOnStores(img, { head, imageModality: imgMod, textModalities: [txtMod], textStore: txt, threads, ks: [1, 5, 10] });
   } finally {
     if (txt !== img) await txt.close();
     await img.close();

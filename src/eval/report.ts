@@ -26,13 +26,21 @@ export function resultsMarkdown(r: EvalResults): string {
     for (const [name, d] of [['image -> text', m.imageToText], ['text -> image', m.textToImage]] as const) {
       out.push(`| ${name} | ${ks.map((k) => f(d[k])).join(' | ')} | ${f(d.meanRank)} | ${f(d.medianRank)} |`);
     }
+    if (m.chance) {
+      for (const [name, d] of [['chance, image -> text', m.chance.imageToText], ['chance, text -> image', m.chance.textToImage]] as const) {
+        out.push(`| ${name} | ${ks.map((k) => f(d[k])).join(' | ')} | ${f(d.meanRank)} | |`);
+      }
+    }
     if (m.meanR10 !== undefined) out.push('', `Mean of I2T and T2I R@10 (probing score): ${f(m.meanR10)}`);
     out.push('');
   }
   if (r.zeroshot) {
     const z = r.zeroshot;
     out.push(`## Zero-shot classification (${z.n} images, ${z.classes} classes, ${z.templates} templates; ${z.source})`, '');
-    out.push('| top-1 | top-5 | mean per-class |', '|---:|---:|---:|', `| ${f(z.top1)} | ${f(z.top5)} | ${f(z.meanPerClass)} |`, '');
+    // chance: a uniformly random class ranking, top-k = min(k, C) / C
+    const chance = (k: number) => (100 * Math.min(k, z.classes)) / z.classes;
+    out.push('| | top-1 | top-5 | mean per-class |', '|---|---:|---:|---:|', `| head | ${f(z.top1)} | ${f(z.top5)} | ${f(z.meanPerClass)} |`,
+      `| chance | ${f(chance(1))} | ${f(chance(5))} | ${f(chance(1))} |`, '');
     if (z.confusions.length) {
       out.push('Most confused (true -> predicted):', '', '| true | predicted | count |', '|---|---|---:|');
       for (const c of z.confusions) out.push(`| ${c.trueName ?? c.true} | ${c.predictedName ?? c.predicted} | ${c.count} |`);

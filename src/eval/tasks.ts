@@ -8,7 +8,7 @@ import { SailError } from '../util/errors.js';
 import { createHeadRunner, type HeadRunner } from '../head/runner.js';
 import type { LoadedHead } from '../head/load.js';
 import {
-  knnAccuracy, mmvpScores, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
+  knnAccuracy, mmvpScores, retrievalChance, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
 } from './metrics.js';
 import { rankScan } from './rank-blocks.js';
 import { l2NormalizeRows, scanSimilarity, type SimilarityOptions } from './similarity.js';
@@ -36,7 +36,8 @@ export async function evaluateRetrieval(
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
   // one product: rows give I2T ranks, columns T2I ranks
   const r = await rankScan({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText }, opts);
-  return retrievalMetrics(r.ranks!, r.columnRanks!, opts.ks ?? [1, 5, 10]);
+  const ks = opts.ks ?? [1, 5, 10];
+  return { ...retrievalMetrics(r.ranks!, r.columnRanks!, ks), chance: retrievalChance(nImages, imageOfText, ks) };
 }
 
 /** Options of {@link evaluateRetrievalOnStores}. */

@@ -27,6 +27,22 @@ export interface ExportedGraph {
   outputs: { normalized: string; unnormalized: string };
 }
 
+/** The image backbone an export's image head expects features from. */
+export interface ImageBackboneRecord {
+  /** Registry name (with `:recipe` where it has several) or model folder, as the encoder reported it. */
+  id: string;
+  /** How its output becomes one vector per image. */
+  pooling: string;
+  /** Pixels it expects; 'model-folder': the folder's own preprocessor_config.json. */
+  preprocess: PreprocessConfig | 'model-folder';
+}
+
+/** The text backbone an export's text head expects features from. */
+export interface TextBackboneRecord {
+  id: string;
+  pooling: string;
+}
+
 /** Contents of sail_model.json. */
 export interface ExportManifest {
   format: 'sail-export';
@@ -34,6 +50,11 @@ export interface ExportManifest {
   head: HeadConfig;
   /** Width of the aligned space. */
   dim: number;
+  /**
+   * Required: the backbones the heads were trained on. `sail serve` loads them when the export has no
+   * fused image model or no browser-runnable text model.
+   */
+  backbones: { image: ImageBackboneRecord; text: TextBackboneRecord };
   /** Outputs named `normalized` are L2-normalised over the last axis; compare them by dot product. */
   normalization: 'l2';
   /** Effective exp(logit_scale) and bias: sigmoid(logitScale * cos + logitBias) is the match probability. */

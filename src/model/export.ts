@@ -6,6 +6,7 @@ import { SailError } from '../util/errors.js';
 import { assertFiniteParams } from '../head/check.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
+import { describeImageBackbone, describeTextBackbone } from './backbones.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
 import { checkManifest } from './manifest-check.js';
 import { MANIFEST_FILE, type ExportManifest, type WordVocabTokenizer } from './export-config.js';
@@ -23,6 +24,10 @@ export interface BackboneOnnx {
 
 export interface ExportOptions {
   outDir: string;
+  /** Image backbone id recorded in sail_model.json (default: the head config's visionModel, from the store). */
+  imageBackboneId?: string;
+  /** Text backbone id (default: the head config's textModel). */
+  textBackboneId?: string;
   vision?: BackboneOnnx & {
     /** The backbone's preprocessing spec (an ImageEncoder's `preprocess`); default DINOv2's processor. */
     preprocess?: PreprocessConfig;
@@ -56,6 +61,12 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
   assertFiniteParams(params);
   const { scale, bias } = logitScaleBias(params);
   const out = opts.outDir;
+  const imageId = opts.imageBackboneId ?? config.visionModel;
+  const textId = opts.textBackboneId ?? config.textModel;
+  if (!imageId) throw new SailError('the head does not record its image backbone (trained on a store without model ids): pass --vision-model NAME');
+  if (!textId) throw new SailError('the head does not record its text backbone (trained on a store without model ids): pass --text-model NAME');
+  const imageBackbone = describeImageBackbone(imageId);
+  if (opts.vision?.preprocess) imageBackbone.preprocess = opts.vision.preprocess;
   await writeFileAtomic(join(out, 'image_head.onnx'), buildHeadSideModel(config, params, 'vision'));
   await writeFileAtomic(join(out, 'text_head.onnx'), buildHeadSideModel(config, params, 'text'));
   const manifest: ExportManifest = {
@@ -63,6 +74,7 @@ export async function exportModel(head: string | LoadedHead, opts: ExportOptions
     version: 1,
     head: config,
     dim: config.targetDim,
+    backbones: { image: imageBackbone, text: describeTextBackbone(textId) },
     normalization: 'l2',
     logitScale: scale,
     logitBias: bias,

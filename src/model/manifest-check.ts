@@ -76,5 +76,10 @@ export function checkManifest(raw: unknown, dir: string, file: string): { manife
     if (!isObject(tok)) throw new SailError('text.model.tokenizer must be an object', { file });
     if (tok.type === 'word-vocab') files.set(tok.vocabFile as string, resolveExportFile(dir, tok.vocabFile, 'text.model.tokenizer.vocabFile', file));
   }
+  // required since issue 14: the server loads these backbones when the export lacks a fused model
+  const bb = raw.backbones;
+  if (!isObject(bb) || !isObject(bb.image) || !isObject(bb.text) || typeof bb.image.id !== 'string' || typeof bb.text.id !== 'string') {
+    throw new SailError('has no backbones record (the ids of the image and text backbones): re-export the head with this version of `sail export`', { file });
+  }
   return { manifest: raw as unknown as ExportManifest, files };
 }

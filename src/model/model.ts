@@ -91,23 +91,26 @@ export class SailModel {
     return this.runner.apply(side, features, undefined, { normalize });
   }
 
-  /** Head of pre-computed image backbone features [n, visionDim] -> [n, dim]; pass {data, dim} to have the width checked. */
+  /** Head of pre-computed image backbone features (flat, n·visionDim) -> flat row-major Float32Array of n·dim; pass {data, dim} to have the width checked. */
   encodeImageFeatures(features: Float32Array | FeatureRows, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('vision', features, opts.normalize ?? true);
   }
 
-  /** Head of pre-computed text backbone features [n, textDim] -> [n, dim]; pass {data, dim} to have the width checked. */
+  /** Head of pre-computed text backbone features (flat, n·textDim) -> flat row-major Float32Array of n·dim; pass {data, dim} to have the width checked. */
   encodeTextFeatures(features: Float32Array | FeatureRows, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('text', features, opts.normalize ?? true);
   }
 
-  /** Images (paths or encoded bytes) -> aligned embeddings [n, dim]. */
+  /**
+   * Images (paths or encoded bytes) -> aligned embeddings as ONE flat row-major Float32Array of length
+   * n·dim (not a nested array): image i is `result.subarray(i * model.dim, (i + 1) * model.dim)`.
+   */
   async encodeImage(images: ImageInput[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.vision) throw new SailError('this model has no image backbone (pass visionModel to createModel)');
     return this.encodeImageFeatures({ data: await this.vision.encode(images), dim: this.vision.dim }, opts);
   }
 
-  /** Texts -> aligned embeddings [n, dim]. */
+  /** Texts -> aligned embeddings, flat row-major Float32Array of length n·dim (as {@link encodeImage}). */
   async encodeText(texts: string[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.text) throw new SailError('this model has no text backbone (pass textModel to createModel)');
     return this.encodeTextFeatures({ data: await this.text.encode(texts), dim: this.text.dim }, opts);
@@ -125,7 +128,7 @@ export class SailModel {
     return { data, n: images.length, patches: p.patches, grid: p.grid, dim: this.dim };
   }
 
-  /** Cosine similarity matrix [na, nb] of two row-major embedding sets (rows are re-normalised). */
+  /** Cosine similarity of two row-major embedding sets (rows re-normalised): flat na·nb, entry (i, j) at i·nb + j. */
   similarity(a: Float32Array, b: Float32Array): Float32Array {
     return cosineMatrix(a, b, this.dim);
   }
@@ -139,8 +142,9 @@ export class SailModel {
   }
 
   /**
-   * Zero-shot class probabilities [n, labels]. 'sigmoid' (default): sigmoid(exp(s) cos + b) per label,
-   * independent as in SigLIP; 'softmax': softmax over labels of exp(s) cos.
+   * Zero-shot class probabilities as a flat row-major Float32Array of length n·labels.length: image i,
+   * label j at `i * labels.length + j`. 'sigmoid' (default): sigmoid(exp(s) cos + b) per label,
+   * independent as in SigLIP; 'softmax': softmax over labels of exp(s) cos (each image's row sums to 1).
    */
   async zeroShotProbabilities(images: ImageInput[], labels: string[], opts: ZeroShotOptions = {}): Promise<Float32Array> {
     const img = await this.encodeImage(images);

@@ -2,8 +2,9 @@
 import { promises as fs } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { isInside } from '../data/confine.js';
+import { isInside, readInside } from '../data/confine.js';
 import { IvfIndex, type IvfOptions } from './ivf.js';
+import { parseSidecarCaption } from '../data/captions.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
@@ -41,6 +42,8 @@ export interface ImageIndex {
   realRoot: string;
   /** Paths relative to the folder, with '/' separators (shown to users). */
   names: string[];
+  /** First line of each image's sidecar caption file (`photo.txt`), where there is one. */
+  captions: (string | undefined)[];
   index: IvfIndex;
   /** Images that could not be embedded, with the reason. */
   skipped: { file: string; reason: string }[];
@@ -98,5 +101,21 @@ export async function buildImageIndex(root: string, opts: BuildIndexOptions): Pr
     off += v.length;
   }
   const names = kept.map((f) => relative(root, f).split(sep).join('/'));
-  return { files: kept, realFiles: kept.map((f) => realOf.get(f)!), realRoot, names, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+  const captions = await Promise.all(kept.map((f) => sidecarCaption(realRoot, f, root)));
+  return { files: kept, realFiles: kept.map((f) => realOf.get(f)!), realRoot, names, captions, index: await IvfIndex.build(data, opts.dim, opts), skipped };
+}
+
+/** Longest caption shown on the page, and the most of a caption file read. */
+const MAX_SHOWN_CAPTION = 300;
+const MAX_CAPTION_FILE = 64 * 1024;
+
+/**
+ * The first line of `photo.txt` beside `photo.jpg`, if there is one (shown on the page under the image).
+ * Read confined to the image folder like every file the server touches.
+ */
+async function sidecarCaption(realRoot: string, file: string, root: string): Promise<string | undefined> {
+  const txt = file.slice(0, file.lastIndexOf('.')) + '.txt';
+  const got = await readInside(realRoot, txt, relative(root, txt), MAX_CAPTION_FILE);
+  const c = got.ok ? parseSidecarCaption(got.body.toString('utf8'), { line: 'first' }) : undefined;
+  return c && c.length > MAX_SHOWN_CAPTION ? c.slice(0, MAX_SHOWN_CAPTION - 1) + '…' : c;
 }

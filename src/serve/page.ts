@@ -13,13 +13,18 @@ export const PAGE_HTML = `<!doctype html>
   input[type=text] { flex: 1; font-size: 1.1rem; padding: .4rem; }
   #status { color: #555; font-size: .9rem; margin-bottom: 1rem; }
   #results { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: .8rem; list-style: none; padding: 0; }
-  #results li { text-align: center; font-size: .8rem; word-break: break-all; }
-  #results img { max-width: 100%; max-height: 150px; }
+  #where { font-size: .85rem; margin-bottom: .5rem; }
+  #results li { font-size: .8rem; }
+  /* uniform thumbnails: every image in the same square box, scaled to fit (a 1 px icon and a 300 px photo alike) */
+  #results img { display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: contain; background: #f3f3f3; border-radius: 4px; image-rendering: auto; }
+  #results .caption { margin-top: .3rem; font-size: .9rem; color: #111; }
+  #results .name { color: #666; word-break: break-all; }
 </style>
 </head>
 <body>
 <h1>sail image search</h1>
 <form id="search"><input id="q" type="text" placeholder="describe an image…" autocomplete="off" disabled><button id="go" disabled>Search</button></form>
+<div id="where"></div>
 <div id="status">loading…</div>
 <ol id="results"></ol>
 <script type="module" src="/app.js"></script>
@@ -118,9 +123,16 @@ async function search(ev) {
       const img = document.createElement('img');
       img.src = '/images/' + h.id;
       img.alt = h.name;
-      const cap = document.createElement('div');
-      cap.textContent = h.name + ' (' + h.score.toFixed(3) + ')';
-      li.append(img, cap);
+      const name = document.createElement('div');
+      name.className = 'name';
+      name.textContent = h.name + ' (' + h.score.toFixed(3) + ')';
+      if (h.caption) {
+        const cap = document.createElement('div');
+        cap.className = 'caption';
+        cap.textContent = h.caption;
+        li.dataset.caption = h.caption;
+        li.append(img, cap, name);
+      } else li.append(img, name);
       return li;
     }));
     status('query embedded ' + (state.mode === 'browser' ? 'in the browser (' + state.backend + ')' : 'on the server') + ' in ' + (t1 - t0).toFixed(0) + ' ms; ' + res.hits.length + ' results (' + res.method + ')');
@@ -148,6 +160,10 @@ async function init() {
       info = await (await api('/api/info')).json();
     }
     if (state.mode === 'server' && !info.serverText) throw new Error('this export has no browser-runnable text model and the server has no text encoder');
+    $('where').textContent = state.mode === 'browser'
+      ? 'Queries are embedded in this browser (onnxruntime-web, ' + state.backend + '); only the query vector is sent to the server.'
+      : 'Queries are embedded on the server (' + (info.serverTextModel || 'text backbone') + '): this export has no text model the browser can run.';
+    document.body.dataset.queries = state.mode;
     status(info.count + ' images indexed (' + info.method + '); text encoder: ' + (state.mode === 'browser' ? 'browser, ' + state.backend : 'server'));
     $('q').disabled = false;
     $('go').disabled = false;

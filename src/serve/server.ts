@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { SailError } from '../util/errors.js';
 import { loadExportedModel, type ExportedModel } from '../model/exported.js';
 import type { ImageEncoder, TextEncoder } from '../encoders/types.js';
+import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
 import { buildImageIndex, type ImageIndex } from './image-index.js';
 import type { IvfOptions } from './ivf.js';
 import { APP_JS, PAGE_HTML } from './page.js';
@@ -36,6 +37,11 @@ export interface ServeOptions extends IvfOptions {
   imageEncoder?: ImageEncoder;
   /** Text backbone for the /api/embed-text fallback (used with text_head.onnx). */
   textEncoder?: TextEncoder;
+  /**
+   * Load the backbones recorded in sail_model.json when the export lacks a fused image model or a
+   * browser-runnable text model and no encoder was given (default true).
+   */
+  loadBackbones?: boolean;
   maxImages?: number;
   /** Probed inverted lists per query (IVF only). */
   nprobe?: number;
@@ -45,6 +51,10 @@ export interface ServeOptions extends IvfOptions {
 export interface RunningServer {
   /** Base URL; with `?token=...` when a token is required (the URL to open). */
   url: string;
+  /** Where search queries are embedded: 'browser' (text_model.onnx in the page) or 'server' (a text backbone here). */
+  queries: 'browser' | 'server';
+  /** The text backbone embedding queries on the server (its id), when queries are embedded here. */
+  serverTextModel?: string;
   /** The access token, when one is required. */
   token?: string;
   /** Resolves when the image index is built (rejects if indexing fails). */
@@ -121,6 +131,43 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /**
+ * The encoders the server needs beyond the export: an image backbone when there is no image_model.onnx,
+ * a text backbone when the page cannot embed queries itself. Given ones win; otherwise the ids recorded
+ * in sail_model.json are loaded. Fails with the flag to pass when one is needed and cannot be loaded,
+ * so a server that cannot answer queries never starts.
+ */
+async function backbonesFor(model: ExportedModel, opts: ServeOptions): Promise<{ imageEncoder?: ImageEncoder; textEncoder?: TextEncoder; owned: { dispose(): Promise<void> }[] }> {
+  const m = model.manifest;
+  const owned: { dispose(): Promise<void> }[] = [];
+  const auto = opts.loadBackbones ?? true;
+  let imageEncoder = opts.imageEncoder;
+  let textEncoder = opts.textEncoder;
+  if (!model.hasImageModel && !imageEncoder) {
+    const id = m.backbones.image.id;
+    if (!auto) throw new SailError(`the export has no image_model.onnx: pass --vision-model (its image backbone is ${id}) or re-export with --vision-backbone`, { file: model.dir });
+    try {
+      imageEncoder = await loadImageEncoder(id);
+      owned.push(imageEncoder);
+    } catch (e) {
+      throw new SailError(`the export has no image_model.onnx and its image backbone '${id}' could not be loaded (${(e as Error).message}): pass --vision-model NAME|DIR, or re-export with --vision-backbone`, { file: model.dir });
+    }
+  }
+  if (!m.text.model?.tokenizer && !textEncoder) {
+    const id = m.backbones.text.id;
+    const why = 'queries cannot be embedded: the export has no browser-runnable text model';
+    if (!auto) throw new SailError(`${why}; pass --text-model (its text backbone is ${id})`, { file: model.dir });
+    try {
+      textEncoder = await loadTextEncoder(id);
+      owned.push(textEncoder);
+    } catch (e) {
+      for (const o of owned) await o.dispose();
+      throw new SailError(`${why} and its text backbone '${id}' could not be loaded (${(e as Error).message}): pass --text-model NAME|DIR`, { file: model.dir });
+    }
+  }
+  return { imageEncoder, textEncoder, owned };
+}
+
+/**
  * Start the search server. Image embeddings are computed here in Node (exported image_model.onnx, or the
  * given image encoder + image_head.onnx) while the server already answers; the page embeds queries in the
  * browser with onnxruntime-web when the export allows it, otherwise through /api/embed-text.
@@ -135,10 +182,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (token !== undefined && !/^[A-Za-z0-9_-]{16,}$/.test(token)) throw new SailError('the access token must be at least 16 characters of A-Z a-z 0-9 _ -');
   const model: ExportedModel = loadExportedModel(opts.modelDir);
   const m = model.manifest;
-  if (!model.hasImageModel && !opts.imageEncoder) throw new SailError('the export has no image_model.onnx: re-export with --vision-backbone-onnx or give an image backbone', { file: opts.modelDir });
+  const { imageEncoder, textEncoder, owned } = await backbonesFor(model, opts);
+  const browserText = !!m.text.model?.tokenizer;
   const embed = model.hasImageModel
     ? (files: string[]) => model.encodeImages(files)
-    : async (files: string[]) => model.encodeFeatures('image', await opts.imageEncoder!.encode(files));
+    : async (files: string[]) => model.encodeFeatures('image', await imageEncoder!.encode(files));
   const progress = { done: 0, total: 0 };
   let index: ImageIndex | undefined;
   const ready = buildImageIndex(opts.imagesDir, {
@@ -198,12 +246,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       return json(res, 200, {
         ready: !!index, error: indexError, done: progress.done, total: progress.total, count: index?.files.length ?? 0, dim: m.dim,
         method: index ? (index.index.exact ? 'exact' : `ivf, ${index.index.nlist} lists`) : '', skipped: index?.skipped.length ?? 0,
-        browserText: !!m.text.model?.tokenizer, serverText: !!opts.textEncoder,
+        browserText, serverText: !!textEncoder, serverTextModel: browserText ? undefined : textEncoder?.id,
       });
     if (req.method === 'GET' && path === '/api/embed-text') {
-      if (!opts.textEncoder) return json(res, 501, { error: 'no server-side text encoder (start serve with --text-model)' });
+      if (!textEncoder) return json(res, 501, { error: 'no server-side text encoder (start serve with --text-model)' });
       const q = (query.get('q') ?? '').slice(0, 2000);
-      const v = await model.encodeFeatures('text', await opts.textEncoder.encode([q]));
+      const v = await model.encodeFeatures('text', await textEncoder.encode([q]));
       return json(res, 200, { vector: Array.from(v) });
     }
     if (req.method === 'POST' && path === '/api/search') {
@@ -219,7 +267,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       const k = Math.min(MAX_K, Math.max(1, Math.floor(Number(body.k) || 10)));
       const nprobe = body.nprobe === undefined ? opts.nprobe : Math.max(1, Math.floor(Number(body.nprobe)));
       const hits = index.index.search(Float32Array.from(v as number[]), k, nprobe);
-      return json(res, 200, { method: index.index.exact ? 'exact' : 'ivf', hits: hits.map((h) => ({ id: h.index, name: index!.names[h.index], score: h.score })) });
+      return json(res, 200, { method: index.index.exact ? 'exact' : 'ivf', hits: hits.map((h) => ({ id: h.index, name: index!.names[h.index], caption: index!.captions[h.index], score: h.score })) });
     }
     return json(res, req.method === 'GET' || req.method === 'POST' ? 404 : 405, { error: 'not found' });
   };
@@ -250,12 +298,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   return {
     url: `http://${shown.includes(':') && !shown.startsWith('[') ? `[${shown}]` : shown}:${addr.port}/${token ? `?token=${token}` : ''}`,
     token,
+    queries: browserText ? 'browser' : 'server',
+    ...(browserText ? {} : { serverTextModel: textEncoder!.id }),
     ready,
     close: async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
       await model.dispose();
+      for (const e of owned) await e.dispose();
     },
   };
 }

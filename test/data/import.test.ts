@@ -24,6 +24,7 @@ async function makeFolder(): Promise<string> {
   writeFileSync(join(root, 'dogs', 'c.jpeg'), await makeJpeg(200, 400, 3));
   writeFileSync(join(root, 'dogs', 'c.txt'), 'a dog');
   writeFileSync(join(root, 'dogs', 'fake.jpg'), 'this is text');
+  writeFileSync(join(root, 'dogs', 'fake.txt'), 'a fake');
   writeFileSync(join(root, 'dogs', 'notes.md'), 'ignored: not an image extension');
   symlinkSync('/etc/hostname', join(root, 'dogs', 'link.jpg'));
   return root;
@@ -34,15 +35,18 @@ test('import: sidecar captions, sorted stable order, same validation as download
   assert.deepEqual(await listImageFiles(root), ['cats/a.jpg', 'cats/b.png', 'dogs/c.jpeg', 'dogs/fake.jpg']);
   const out = join(tempDir(), 'shards');
   const { summary } = await importFolder({ input: root, output: out, captions: { kind: 'sidecar' }, shardSize: 3, image: { size: 100 } });
-  assert.deepEqual([summary.rows, summary.ok, summary.failed, summary.failedByReason], [4, 3, 1, { not_image: 1 }]);
+  // Every file is a row: the uncaptioned image, the link and the .md are counted by reason, never "ok".
+  assert.deepEqual([summary.rows, summary.ok, summary.failed, summary.failedByReason], [6, 2, 4, { no_caption: 1, not_image: 1, symlink: 1, unsupported_type: 1 }]);
   const got = await samples(out);
   assert.deepEqual(got.map((s) => [s.key, s.text, s.json!.url]), [
-    ['000000000', 'a grey cat', 'cats/a.jpg'], ['000000001', undefined, 'cats/b.png'], ['000000002', 'a dog', 'dogs/c.jpeg'],
+    ['000000000', 'a grey cat', 'cats/a.jpg'], ['000000002', 'a dog', 'dogs/c.jpeg'],
   ]);
   assert.deepEqual([got[0].json!.width, got[0].json!.height], [150, 100]);
-  assert.deepEqual([got[2].json!.width, got[2].json!.height], [100, 200]);
+  assert.deepEqual([got[1].json!.width, got[1].json!.height], [100, 200]);
+  const st0 = await readStatus(join(out, '00000.status.jsonl'));
+  assert.deepEqual(st0.map((s) => [s.row, s.status, s.error]), [[0, 'ok', undefined], [1, 'failed', 'no_caption'], [2, 'ok', undefined]]);
   const st = await readStatus(join(out, '00001.status.jsonl'));
-  assert.deepEqual(st.map((s) => [s.row, s.status, s.error]), [[3, 'failed', 'not_image']]);
+  assert.deepEqual(st.map((s) => [s.row, s.status, s.error]), [[3, 'failed', 'not_image'], [4, 'failed', 'symlink'], [5, 'failed', 'unsupported_type']]);
 });
 
 test('import: folder names as labels, and a CSV mapping with path-escape rows rejected', async () => {

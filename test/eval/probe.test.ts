@@ -8,16 +8,11 @@ import { createStoreWriter } from '../../src/store/writer.js';
 import { createTrainEngine } from '../../src/train/engine.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from '../helpers/paths.js';
+import { latentRows } from './latent.js';
 
 /** Rows = mix * (latent mapped by a fixed random matrix) + (1 - mix) * fresh noise, written as a one-modality store. */
 async function store(dir: string, name: string, latent: Float32Array, n: number, k: number, dim: number, mix: number, rng: Rng): Promise<void> {
-  const m = new Float32Array(k * dim).map(() => rng.normal());
-  const x = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) {
-    let s = 0;
-    for (let a = 0; a < k; a++) s += latent[i * k + a] * m[a * dim + j];
-    x[i * dim + j] = mix * s + (1 - mix) * 3 * rng.normal();
-  }
+  const x = latentRows(latent, n, k, dim, mix, rng);
   const w = await createStoreWriter(dir, { modalities: [{ name, dim, dtype: 'float32', model: `synthetic-${mix}` }] });
   await w.writePart(0, { [name]: x });
   await w.finalize();

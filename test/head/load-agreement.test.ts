@@ -77,7 +77,7 @@ test('createModel, export, eval and train --init accept and reject the same head
   for (const c of cases) {
     const paths = {
       createModel: () => createModel({ head: c.path }).then((m) => m.dispose()),
-      export: () => exportModel(c.path, { outDir: join(dir, 'exp', c.name) }),
+      export: () => exportModel(c.path, { outDir: join(dir, 'exp', c.name), imageBackboneId: 'test-image', textBackboneId: 'test-text' }),
       eval: () => runEval({ tasks: ['retrieval'], store, head: c.path, threads: 1 }),
       init: () => trainLoop({
         storeDir: store, outDir: join(dir, 'runs', c.name), createEngine: createTrainEngine, lr: 0, weightDecay: 0, batchSize: 16, steps: 1, threads: 1,

@@ -4,7 +4,8 @@ import { repoRoot } from './paths.js';
 
 /** Arguments that start the sail CLI from TypeScript sources (works before and after `npm run build`). */
 export function sailArgs(args: string[]): string[] {
-  return ['--import', 'tsx', join(repoRoot(), 'src', 'cli', 'bin.ts'), ...args];
+  // tsx resolved from here, not from the child's cwd (tests may run the CLI inside a temp folder)
+  return ['--import', import.meta.resolve('tsx'), join(repoRoot(), 'src', 'cli', 'bin.ts'), ...args];
 }
 
 /** Run the CLI to completion. */

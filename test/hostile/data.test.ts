@@ -48,10 +48,11 @@ test('data import: a sidecar symlinked outside the folder is refused and recorde
   const { root } = await hostileFolder();
   const out = join(tempDir(), 'out');
   const { summary } = await importFolder({ input: root, output: out, captions: { kind: 'sidecar' }, shardSize: 10 });
-  assert.deepEqual(summary.failedByReason, { outside_root: 1 });
+  // the folder link `linked` is not followed, and (issue 14) counted as skipped rather than dropped silently
+  assert.deepEqual(summary.failedByReason, { outside_root: 1, symlink: 1 });
   assert.equal(summary.ok, 2);
   const st = await readStatus(shardPaths(out, 0).status);
-  assert.deepEqual(st.map((s) => [s.url, s.status, s.error]), [['a.jpg', 'ok', undefined], ['b.jpg', 'failed', 'outside_root'], ['sub/c.jpg', 'ok', undefined]]);
+  assert.deepEqual(st.map((s) => [s.url, s.status, s.error]), [['a.jpg', 'ok', undefined], ['b.jpg', 'failed', 'outside_root'], ['linked', 'failed', 'symlink'], ['sub/c.jpg', 'ok', undefined]]);
   assert.match(st[1].message!, /^sidecar b\.txt resolves to .*secret\/passwords\.txt, outside the input folder /);
   assert.deepEqual((await samples(out)).map((s) => [s.json!.url, s.text]), [['a.jpg', 'a red square'], ['sub/c.jpg', 'a red square']]);
   assert.ok(!allShardText(out).includes('TOP-SECRET'), 'secret caption leaked into the shards');

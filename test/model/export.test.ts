@@ -63,7 +63,7 @@ test('export: head-alone ONNX files reproduce the TypeScript forward within 1e-5
   const cfg: HeadConfig = { type: 'star', widthFactor: 4, visionDim: 6, textDim: 5, targetDim: 4, logitScaleInit: 20, logitBiasInit: -10 };
   const params = randomHead(cfg, 21);
   const dir = tempDir();
-  const manifest = await exportModel({ config: cfg, params }, { outDir: dir });
+  const manifest = await exportModel({ config: cfg, params }, { outDir: dir, imageBackboneId: 'test-vit', textBackboneId: 'test-text' });
   assert.deepEqual(readManifest(dir), JSON.parse(JSON.stringify(manifest)));
   assert.ok(Math.abs(manifest.logitScale - 20) < 1e-4 && manifest.logitBias === -10);
   const model = await createModel({ head: { config: cfg, params } });
@@ -92,7 +92,7 @@ for (const opset of [17, 13]) {
     const tb = tinyTextBackbone(rng, 10);
     const dir = tempDir();
     writeFileSync(join(dir, 'vit.onnx'), vb.bytes);
-    const m = await exportModel({ config: cfg, params }, { outDir: join(dir, 'out'), vision: { onnx: join(dir, 'vit.onnx'), pooling: 'concat' }, text: { onnx: tb.bytes, pooling: 'mean' } });
+    const m = await exportModel({ config: cfg, params }, { outDir: join(dir, 'out'), imageBackboneId: 'test-vit', textBackboneId: 'test-text', vision: { onnx: join(dir, 'vit.onnx'), pooling: 'concat' }, text: { onnx: tb.bytes, pooling: 'mean' } });
     assert.deepEqual(m.image.model?.inputs, ['pixel_values']);
     assert.deepEqual(m.text.model?.inputs, ['input_ids']);
     const n = 2;
@@ -128,10 +128,10 @@ test('export: unreadable backbone or unknown output name gives SailError naming 
   const bad = join(dir, 'bad.onnx');
   writeFileSync(bad, Buffer.from('not onnx at all, definitely'));
   const head = { config: cfg, params: randomHead(cfg, 1) };
-  await assert.rejects(exportModel(head, { outDir: dir, vision: { onnx: bad } }), (e: unknown) => e instanceof SailError && e.message.includes('bad.onnx'));
+  await assert.rejects(exportModel(head, { outDir: dir, imageBackboneId: 'test-vit', textBackboneId: 'test-text', vision: { onnx: bad } }), (e: unknown) => e instanceof SailError && e.message.includes('bad.onnx'));
   const vit = join(dir, 'vit.onnx');
   writeFileSync(vit, tinyVisionBackbone(new Rng(1), 17).bytes);
-  await assert.rejects(exportModel(head, { outDir: dir, vision: { onnx: vit, output: 'nope' } }), (e: unknown) => e instanceof SailError && /nope/.test(e.message));
+  await assert.rejects(exportModel(head, { outDir: dir, imageBackboneId: 'test-vit', textBackboneId: 'test-text', vision: { onnx: vit, output: 'nope' } }), (e: unknown) => e instanceof SailError && /nope/.test(e.message));
 });
 
 test('sail export CLI writes the files and --json manifest', () => {
@@ -139,9 +139,20 @@ test('sail export CLI writes the files and --json manifest', () => {
   const dir = tempDir();
   writeSafetensors(join(dir, 'head.safetensors'), randomHead(cfg, 2));
   writeFileSync(join(dir, 'vit.onnx'), tinyVisionBackbone(new Rng(3), 17).bytes);
-  const r = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp'), '--vision-backbone-onnx', join(dir, 'vit.onnx'), '--vision-pooling', 'cls-mean', '--vision-preprocess', 'mobilenetv2-nsfwjs', '--json']);
+  const r = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp'), '--vision-backbone-onnx', join(dir, 'vit.onnx'), '--vision-pooling', 'cls-mean', '--vision-preprocess', 'mobilenetv2-nsfwjs', '--vision-model', 'test-vit', '--text-model', 'gte-base-en-v1.5', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
+  // the backbones are required fields: ids, pooling, preprocessing
+  assert.deepEqual(out.backbones.text, { id: 'gte-base-en-v1.5', pooling: 'cls' });
+  assert.equal(out.backbones.image.id, 'test-vit');
+  assert.equal(out.backbones.image.preprocess.layout, 'nhwc');
+  const noIds = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp2')]);
+  assert.equal(noIds.status, 1);
+  assert.match(noIds.stderr, /^sail: the head does not record its image backbone .*pass --vision-model NAME/m);
+  const use = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp3'), '--text-backbone', 'use-lite']);
+  assert.match(use.stderr, /^sail: --text-backbone use-lite: use-lite runs in TF\.js and has no ONNX graph/m);
+  const unknown = runSail(['export', join(dir, 'head.safetensors'), '--out', join(dir, 'exp4'), '--vision-backbone', 'resnet-9000']);
+  assert.match(unknown.stderr, /^sail: --vision-backbone: 'resnet-9000' is not a registry image backbone/m);
   assert.equal(out.image.model.file, 'image_model.onnx');
   assert.equal(out.image.model.preprocess.layout, 'nhwc');
   assert.equal(out.image.patches.file, 'image_patches.onnx');

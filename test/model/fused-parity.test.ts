@@ -52,7 +52,7 @@ async function libraryVsExport(enc: ImageEncoder, backboneOnnx: string, exportVi
   // the images must give different embeddings, or agreement would prove nothing
   assert.ok(maxAbsDiff(lib.subarray(0, 16), lib.subarray(16, 32)) > 1e-2);
   const dir = tempDir();
-  const manifest = await exportModel(head, { outDir: dir, vision: { onnx: backboneOnnx, ...exportVision, preprocess: enc.preprocess, patches: false } });
+  const manifest = await exportModel(head, { outDir: dir, imageBackboneId: 'test-image', textBackboneId: 'test-text', vision: { onnx: backboneOnnx, ...exportVision, preprocess: enc.preprocess, patches: false } });
   assert.deepEqual(manifest.image.model?.preprocess, enc.preprocess);
   const exported = loadExportedModel(dir);
   try {
@@ -99,7 +99,7 @@ for (const pooling of ['mean', 'last', 'cls'] as const) {
     const model = await createModel({ textModel: enc, head });
     const lib = await model.encodeText(texts);
     const dir = tempDir();
-    const manifest = await exportModel(head, { outDir: dir, text: { onnx: join(folder, 'onnx', 'model.onnx'), pooling } });
+    const manifest = await exportModel(head, { outDir: dir, imageBackboneId: 'test-image', textBackboneId: 'test-text', text: { onnx: join(folder, 'onnx', 'model.onnx'), pooling } });
     assert.equal(manifest.text.model?.pooling, pooling);
     const tok = (await loadTokenizer(folder)).tokenize(texts, MAX_POS);
     assert.ok(Array.from(tok.attentionMask).some((m) => m === 0n), 'the batch is padded');

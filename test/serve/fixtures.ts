@@ -57,6 +57,9 @@ function textBackbone(): Uint8Array {
   return g.toBytes();
 }
 
+/** Ids recorded in sail_model.json for the test-built backbones (not registry names). */
+export const TINY_BACKBONE_IDS = { imageBackboneId: 'test-mean-rgb', textBackboneId: 'test-bag-of-words' };
+
 export const PREPROCESS: PreprocessConfig = { resize: { height: 8, width: 8 }, kernel: 'cubic', rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'nchw' };
 
 /** Export the tiny model into `dir` (with the browser text model unless `withText` is false). */
@@ -65,6 +68,7 @@ export async function exportTiny(dir: string, withText = true): Promise<void> {
   writeFileSync(join(dir, 'vocab.src.json'), JSON.stringify(vocab()));
   await exportModel(identityHead(), {
     outDir: dir,
+    ...TINY_BACKBONE_IDS,
     vision: { onnx: visionBackbone(), pooling: 'none', preprocess: PREPROCESS },
     text: withText
       ? { onnx: textBackbone(), pooling: 'none', tokenizer: { type: 'word-vocab', vocabFile: join(dir, 'vocab.src.json'), lowercase: true, maxLength: 8, padId: 0, unkId: 1, inputName: 'input_ids' } }

@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/paths.js';
 import { PlantedImageEncoder, PlantedTextEncoder } from '../model/helpers.js';
 import { exportModel } from '../../src/model/export.js';
 import { listImages } from '../../src/serve/image-index.js';
-import { COLORS, colourFolder, exportTiny, identityHead } from './fixtures.js';
+import { COLORS, colourFolder, exportTiny, identityHead, TINY_BACKBONE_IDS } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -132,7 +132,7 @@ test('sail serve CLI: --json prints the URL once indexed; missing folders are on
 
 test('serve: head-only export + an image backbone given to the server (no fused image model)', async () => {
   const root = tempDir();
-  await exportModel(identityHead(), { outDir: join(root, 'export') });
+  await exportModel(identityHead(), { outDir: join(root, 'export'), ...TINY_BACKBONE_IDS });
   await colourFolder(join(root, 'images'));
   const files = (await listImages(join(root, 'images'))).filter((f) => !f.endsWith('broken.png'));
   const colourOf = (f: string) => f.slice(f.lastIndexOf('/') + 1, -4);

@@ -22,10 +22,11 @@ class PoolWorker {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     const entry = new URL(`./mobilenet-worker${ext}`, import.meta.url);
     // From sources (tests run through tsx), Node 20 loads a worker's entry before --import hooks are
-    // active, so a fixed bootstrap registers tsx first and then imports the TypeScript entry.
+    // active, so a fixed bootstrap registers tsx first and then imports the TypeScript entry. tsx is
+    // resolved here (from the package), not by the worker (from its cwd, which may be any folder).
     this.worker =
       ext === '.ts'
-        ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: init })
+        ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: init })
         : new Worker(entry, { workerData: init });
     // Referenced only while starting or busy: an idle pool never keeps the process alive.
     this.ready = new Promise((resolve, reject) => {
