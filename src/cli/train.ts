@@ -112,8 +112,8 @@ export function autoHeadSize(rows: number): { widthFactor: number; dim: number; 
   return { ...SMALL_HEAD, why: `the store has ${rows} rows (< ${SMALL_STORE_ROWS}): a head with the paper's width ${defaultHeadConfig.widthFactor} and dim ${defaultHeadConfig.targetDim} has 4x the hidden width and 2x the output for data this small; --width-factor and --dim override` };
 }
 
-/** --batch-size, checked against the store; chosen (and explained on stderr) when not given. */
-async function chooseBatch(storeDir: string, flag: string | undefined): Promise<{ batchSize: number; rows: number }> {
+/** --batch-size, checked against the store; chosen (and explained in `notes`) when not given. */
+async function chooseBatch(storeDir: string, flag: string | undefined, notes: string[]): Promise<{ batchSize: number; rows: number }> {
   const store = await openStore(storeDir);
   const rows = store.rows;
   await store.close();
@@ -123,16 +123,20 @@ async function chooseBatch(storeDir: string, flag: string | undefined): Promise<
     return { batchSize: b, rows };
   }
   const { batch, why } = autoBatchSize(rows);
-  if (why) process.stderr.write(`sail train: batch size ${batch}: ${why}\n`);
+  if (why) notes.push(`sail train: batch size ${batch}: ${why}`);
   return { batchSize: batch, rows };
 }
 
-/** --width-factor and --dim, or the small-store defaults (explained on stderr) when not given. */
-function chooseHeadSize(rows: number, f: TrainFlags): { widthFactor: number; dim: number } {
+/** --width-factor and --dim, or the small-store defaults (explained in `notes`) when not given. */
+function chooseHeadSize(rows: number, f: TrainFlags, notes: string[]): { widthFactor: number; dim: number } {
   const auto = autoHeadSize(rows);
   const widthFactor = f.widthFactor !== undefined ? num(f.widthFactor, '--width-factor', { ...POSITIVE_INT, max: MAX_WIDTH_FACTOR }) : auto.widthFactor;
   const dim = f.dim !== undefined ? num(f.dim, '--dim', { ...POSITIVE_INT, max: MAX_DIM }) : auto.dim;
-  if (auto.why && (f.widthFactor === undefined || f.dim === undefined)) process.stderr.write(`sail train: head width factor ${widthFactor}, dim ${dim}: ${auto.why}\n`);
+  if (auto.why && (f.widthFactor === undefined || f.dim === undefined)) {
+    // name only what was chosen for the user: a given --dim or --width-factor is not a default
+    const chosen = [f.widthFactor === undefined ? `width factor ${widthFactor}` : '', f.dim === undefined ? `dim ${dim}` : ''].filter(Boolean).join(', ');
+    notes.push(`sail train: head ${chosen}: ${auto.why}`);
+  }
   return { widthFactor, dim };
 }
 
@@ -194,8 +198,11 @@ export function register(program: Command): void {
       const lease = await lockFolder(f.out, 'sail train');
       try {
         // after the lock: a locked --out is refused before the store is even read
-        const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize);
-        const headSize = chooseHeadSize(rows, f);
+        // what was chosen for the user is said once the run is planned and starts, so a bad flag or
+        // store still fails with one line
+        const notes: string[] = [];
+        const { batchSize, rows } = await chooseBatch(storeDir, f.batchSize, notes);
+        const headSize = chooseHeadSize(rows, f, notes);
         summary = await trainLoop({
           storeDir,
           outDir: f.out,
@@ -233,6 +240,7 @@ export function register(program: Command): void {
           validate: f.valStore !== undefined ? validation(f.valStore, f, (line) => process.stderr.write(`${started ? '\n' : ''}${line}\n`)) : undefined,
           onProgress: (p) => {
             if (!started) {
+              for (const note of notes) process.stderr.write(`${note}\n`);
               bar.start(p.totalSteps, p.step - 1, { loss: '-', pps: '-', lr: '-' });
               started = true;
             }

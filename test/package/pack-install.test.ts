@@ -59,12 +59,12 @@ test('npm pack -> offline install in a fresh project -> npx sail --help and the 
   assert.equal(check.status, 0, check.stderr);
   assert.deepEqual(JSON.parse(check.stdout), []);
 
-  // The README snippet, verbatim, with the files it names: a head checkpoint (random, at the demo's path) and cat.png.
+  // The README snippet, verbatim, with the files it names: a head checkpoint (random, at the path the snippet names) and cat.png.
   const setup = `
     import { initParams, saveHead, Rng } from 'sail-align';
     import sharp from 'sharp';
     import { mkdirSync, writeFileSync } from 'node:fs';
-    const dir = 'sail-out/demo/runs/mobilenetv2-nsfwjs__use-lite/all-seed42/star/checkpoint';
+    const dir = 'run/checkpoint';
     mkdirSync(dir, { recursive: true });
     const cfg = { type: 'star', widthFactor: 1, visionDim: 1792, textDim: 512, targetDim: 512, logitScaleInit: 20, logitBiasInit: -10 };
     await saveHead(dir + '/head.safetensors', initParams(cfg, new Rng(1)), cfg);
