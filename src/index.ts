@@ -41,7 +41,7 @@ export { saveHead } from './train/checkpoint.js';
 export * as metrics from './eval/metrics.js';
 export { evaluateRetrieval, evaluateRetrievalOnStores, evaluateKnn, evaluateWinoground, evaluateMmvp } from './eval/tasks.js';
 export { buildClassifier, zeroShotEvaluate, loadTemplates } from './eval/zeroshot.js';
-export { runProbe, type ProbeOptions, type ProbeReport } from './eval/probe.js';
+export { runProbe, type ProbeOptions, type ProbeReport } from './probe/probe.js';
 
 // model in users' hands
 export { createModel, SailModel, type CreateModelOptions } from './model/model.js';
