@@ -6,27 +6,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path
 import { parseDelimited } from '../data/csv.js';
 import { SailError } from '../util/errors.js';
 import { tarRows } from './tar-source.js';
-import type { ImageInput } from './types.js';
-
-/** One caption source: the store modality it fills and the column (manifest), member/field (tar) it comes from. */
-export interface CaptionSpec {
-  modality: string;
-  column: string;
-}
-
-/** One input sample. */
-export interface SourceRow {
-  /** 0-based source row id (manifest data row, sorted folder entry, or tar sample order). */
-  row: number;
-  /** Where the row comes from, for error reports. */
-  file: string;
-  /** Image file path or bytes; undefined when the encode has no image backbone. */
-  image?: ImageInput;
-  /** Caption text per modality. */
-  texts: Record<string, string | undefined>;
-  /** Why the row cannot be used (missing caption, malformed record...), found before decoding. */
-  error?: string;
-}
+import type { CaptionSpec, SourceRow } from './source-row.js';
 
 /** An opened input. */
 export interface EncodeSource {
