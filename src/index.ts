@@ -44,7 +44,7 @@ export { buildClassifier, zeroShotEvaluate, loadTemplates } from './eval/zerosho
 export { runProbe, type ProbeOptions, type ProbeReport } from './probe/probe.js';
 
 // model in users' hands
-export { createModel, SailModel, type CreateModelOptions } from './model/model.js';
+export { createModel, SailModel, type CreateModelOptions, type FeatureRows } from './model/model.js';
 export { exportModel, readExport, readManifest, type ExportOptions } from './model/export.js';
 export { segmentImage, overlayPng, labelPng } from './model/segment.js';
 export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';

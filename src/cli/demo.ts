@@ -4,10 +4,17 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { SailError } from '../util/errors.js';
 import { runDemo, type DemoOptions, type DemoProgress } from '../demo/run.js';
-import { numberArg } from './flags.js';
+import { TRAIN_STYLES, type TrainStyle } from '../demo/styles.js';
+import type { RidgeTarget } from '../demo/options.js';
+import { numberArg, oneOf, parseNumber } from './flags.js';
 
 const positiveInt = (name: string) => numberArg(name, { int: true, positive: true });
 const positiveNumber = (name: string) => numberArg(name, { positive: true });
+const nonNegative = (name: string) => numberArg(name, { min: 0 });
+const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+const positiveList = (name: string) => (v: string): number[] => list(v).map((x) => parseNumber(x, name, { positive: true }));
+const styleList = (v: string): TrainStyle[] => list(v).map((x) => oneOf(x, TRAIN_STYLES, 'styles'));
+const ridgeTargetList = (v: string): RidgeTarget[] => list(v).map((x) => oneOf(x, ['text', 'text+extra'] as const, 'ridge-target'));
 
 /** Commander's parsed flags: the library options plus the CLI-only ones. */
 type DemoFlags = Omit<DemoOptions, 'onProgress' | 'out'> & { out: string; backbones?: string; json?: boolean };
@@ -21,11 +28,22 @@ export function register(program: Command): void {
     .option('--steps <n>', 'training steps per head', positiveInt('steps'))
     .option('--threads <n>', 'compute threads', positiveInt('threads'))
     .option('--limit <n>', 'use only N emoji concepts (quick runs, tests)', positiveInt('limit'))
-    .option('--seed <n>', 'seed of the split, init and shuffling', numberArg('seed', { int: true, min: 0 }))
+    .option('--seed <n>', 'first training seed (init and shuffling)', numberArg('seed', { int: true, min: 0, max: 0xffffffff }))
+    .option('--seeds <n>', 'number of training seeds (seed, seed+1, ...); rows show mean ± sd', positiveInt('seeds'))
+    .option('--split-seed <n>', 'seed of the concept split (fixed across training seeds)', numberArg('split-seed', { int: true, min: 0, max: 0xffffffff }))
+    .option('--validation <n>', 'tuning mode: hold out N training concepts instead of the test set', positiveInt('validation'))
+    .option('--styles <list>', `training drawing styles (${TRAIN_STYLES.join(',')})`, styleList)
     .option('--batch-size <n>', 'training batch size', positiveInt('batch-size'))
-    .option('--lr <x>', 'Lion learning rate', positiveNumber('lr'))
+    .option('--lr <x>', 'star head: Lion learning rate', positiveNumber('lr'))
+    .option('--weight-decay <x>', 'star head: weight decay', nonNegative('weight-decay'))
     .option('--width-factor <n>', 'star head hidden width factor', positiveInt('width-factor'))
-    .option('--target-dim <n>', 'shared embedding width', positiveInt('target-dim'))
+    .option('--target-dim <n>', 'star head: shared embedding width', positiveInt('target-dim'))
+    .option('--linear-steps <n>', 'linear probe: training steps', positiveInt('linear-steps'))
+    .option('--linear-lr <x>', 'linear probe: Lion learning rate', positiveNumber('linear-lr'))
+    .option('--linear-weight-decay <x>', 'linear probe: weight decay', nonNegative('linear-weight-decay'))
+    .option('--linear-target-dim <n>', 'linear probe: shared embedding width', positiveInt('linear-target-dim'))
+    .option('--ridge-lambdas <list>', 'ridge penalties, comma-separated (one row each)', positiveList('ridge-lambdas'))
+    .option('--ridge-targets <list>', 'ridge targets: text, text+extra', ridgeTargetList)
     .option('--backbones <image,text>', 'image and text backbones, e.g. dinov2-small,gte-base')
     .option('--image-backbone <name|dir>', 'image backbone registry name or local model folder')
     .option('--text-backbone <name|dir>', 'text backbone registry name or local model folder')
@@ -56,21 +74,8 @@ export function register(program: Command): void {
       };
       let result;
       try {
-        result = await runDemo({
-          out: flags.out,
-          steps: flags.steps,
-          threads: flags.threads,
-          limit: flags.limit,
-          seed: flags.seed,
-          batchSize: flags.batchSize,
-          lr: flags.lr,
-          widthFactor: flags.widthFactor,
-          targetDim: flags.targetDim,
-          imageBackbone,
-          textBackbone,
-          allowDownload: flags.allowDownload,
-          onProgress,
-        });
+        const { backbones: _b, json: _j, ...options } = flags;
+        result = await runDemo({ ...options, imageBackbone, textBackbone, onProgress });
       } finally {
         bars.stop();
       }
@@ -79,10 +84,19 @@ export function register(program: Command): void {
         return;
       }
       const d = result.dataset;
-      console.log(`\nHeld-out zero-shot test: ${d.test} Twemoji concepts never seen in training (trained on ${d.train} Noto emoji).`);
+      const what = d.heldOut === 'test' ? 'test' : 'VALIDATION (tuning mode; carved from the training concepts)';
+      console.log(`\nHeld-out zero-shot ${what}: ${d.test} Twemoji concepts never seen in training (trained on ${d.train} concepts, ${d.trainImages} drawings: ${d.styles.join(', ')}).`);
       console.log('Values in %; T2I/I2T = text->image / image->text recall@K; cat/sub = zero-shot category / sub-category top-K.\n');
       console.log(result.table);
-      console.log(`\ntime: encode ${result.timings.encodeS.toFixed(1)} s, train ${result.timings.trainS.toFixed(1)} s, eval ${result.timings.evalS.toFixed(1)} s, total ${result.timings.totalS.toFixed(1)} s`);
+      for (const c of result.comparisons) {
+        console.log(`\nSAIL star - ${c.against} (paired by seed; 95% bootstrap over concepts):`);
+        for (const r of c.results) {
+          const pp = (x: number): string => (100 * x).toFixed(1);
+          console.log(`  ${r.metric.padEnd(9)} ${pp(r.diff).padStart(6)} points, se ${pp(r.se)}, CI [${pp(r.ci95[0])}, ${pp(r.ci95[1])}]`);
+        }
+      }
+      const t = result.timings;
+      console.log(`\ntime: encode ${t.encodeS.toFixed(1)} s, train ${t.trainS.toFixed(1)} s, ridge ${t.ridgeS.toFixed(1)} s, eval ${t.evalS.toFixed(1)} s, total ${t.totalS.toFixed(1)} s`);
       console.log('\nartifacts:');
       for (const [k, v] of Object.entries(result.artifacts)) console.log(`  ${k.padEnd(16)} ${v}`);
     });

@@ -9,6 +9,8 @@ import { checkPooling, checkRecipe } from '../encoders/pooling.js';
 import { checkModalityName } from '../store/format.js';
 import type { CaptionSpec } from '../encoders/source-row.js';
 import { numberArg } from './flags.js';
+import { useDevice } from './device.js';
+import { executionProvidersFor } from '../onnx/device.js';
 
 const positiveInt = (name: string) => numberArg(name, { int: true, positive: true });
 
@@ -90,7 +92,7 @@ export function register(program: Command): void {
     .option('--on-error <skip|fail>', 'unreadable rows: skip (record in errors.jsonl, drop from every modality) or fail', 'skip')
     .option('--dtype <float16|float32>', 'stored element type', 'float16')
     .option('--threads <n>', 'inference threads', positiveInt('threads'))
-    .option('--device <cpu|cuda|webgpu>', 'onnxruntime execution provider', 'cpu')
+    .option('--device <cpu|cuda|webgpu>', 'where the backbones run (`sail doctor` shows what works here)', 'cpu')
     .option('--allow-download', 'download missing registry models from huggingface.co into the cache')
     .option('--cache-dir <dir>', 'model cache folder (default ~/.cache/sail/models)')
     .option('--limit <n>', 'use only the first N source rows', positiveInt('limit'))
@@ -99,11 +101,11 @@ export function register(program: Command): void {
     .action(async (input: string, flags: EncodeFlags) => {
       if (flags.onError !== 'skip' && flags.onError !== 'fail') throw new SailError(`--on-error must be skip or fail, got ${JSON.stringify(flags.onError)}`);
       if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${JSON.stringify(flags.dtype)}`);
-      if (!['cpu', 'cuda', 'webgpu'].includes(flags.device)) throw new SailError(`--device must be cpu, cuda or webgpu, got ${JSON.stringify(flags.device)}`);
+      const device = useDevice(flags.device);
       if (!flags.imageModel && !flags.textModel) throw new SailError('give --image-model, --text-model, or both');
       const common: EncoderLoadOptions = {
         threads: flags.threads,
-        executionProviders: flags.device === 'cpu' ? ['cpu'] : [flags.device, 'cpu'],
+        executionProviders: executionProvidersFor(device),
         batchSize: flags.batchSize,
         allowDownload: flags.allowDownload,
         cacheDir: flags.cacheDir,

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { useDevice } from './device.js';
 import { SailError } from '../util/errors.js';
 import { exportModel } from '../model/export.js';
 import { parsePooling, POOLINGS, type Pooling } from '../encoders/pooling.js';
@@ -14,6 +15,7 @@ const PRESETS: Record<string, PreprocessConfig> = { dinov2: DINOV2_PREPROCESS, '
 
 interface ExportFlags {
   out: string;
+  device?: string;
   visionBackboneOnnx?: string;
   visionOutput?: string;
   visionPooling?: string;
@@ -70,7 +72,9 @@ export function register(program: Command): void {
     .option('--text-pooling <mode>', `pooling of the text backbone output: ${POOLINGS.join('|')} (default none)`)
     .option('--text-tokenizer <json>', 'JSON file with a word-vocab tokenizer spec the browser can run (see docs/model.md)')
     .option('--json', 'print sail_model.json to stdout')
+    .option('--device <cpu|cuda|webgpu>', 'after writing, run the exported head graphs once on this device as a check (`sail doctor` shows what works here)', 'cpu')
     .action(async (checkpoint: string, flags: ExportFlags) => {
+      const device = useDevice(flags.device);
       const manifest = await exportModel(checkpoint, {
         outDir: flags.out,
         vision: flags.visionBackboneOnnx
@@ -91,10 +95,12 @@ export function register(program: Command): void {
             }
           : undefined,
       });
+      const { checkExport } = await import('../model/exported.js');
+      await checkExport(flags.out, { device });
       if (flags.json) console.log(JSON.stringify(manifest, null, 2));
       else {
         const files = [manifest.image.head, manifest.text.head, manifest.image.model, manifest.image.patches, manifest.text.model].filter((f) => f).map((f) => f!.file);
-        console.log(`exported ${files.join(', ')} and sail_model.json to ${flags.out}`);
+        console.log(`exported ${files.join(', ')} and sail_model.json to ${flags.out} (heads checked on ${device})`);
       }
     });
 }

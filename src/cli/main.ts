@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { SailError } from '../util/errors.js';
+import { SailError, writeFailure } from '../util/errors.js';
 import { ensureOrtEnvironment } from '../onnx/ort-init.js';
+import { checkOutPaths } from './out-path.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
 import { register as registerSegment } from './segment.js';
@@ -13,6 +14,7 @@ import { register as registerData } from './data.js';
 import { register as registerEncode } from './encode.js';
 import { register as registerEval } from './eval.js';
 import { register as registerProbe } from './probe.js';
+import { register as registerDoctor } from './doctor.js';
 
 /** A CLI command module registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
@@ -30,6 +32,7 @@ const commands: RegisterCommand[] = [
   registerExport,
   registerServe,
   registerSegment,
+  registerDoctor,
 ];
 
 function version(): string {
@@ -52,7 +55,9 @@ export function buildProgram(): Command {
     .name('sail')
     .description('Align frozen pretrained image and text encoders into a CLIP-like model (SAIL method).')
     .version(version())
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // every command's --out is checked before any work starts
+    .hook('preAction', (_program, command) => checkOutPaths(command));
   for (const register of commands) register(program);
   return program;
 }
@@ -64,8 +69,10 @@ export async function main(argv: string[]): Promise<void> {
     await ensureOrtEnvironment();
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof SailError) {
-      console.error(`sail: ${err.message}`);
+    // a full disk or similar outside the writers that name their file: still one line
+    const failure = err instanceof SailError ? err : writeFailure(err, (err as NodeJS.ErrnoException | undefined)?.path ?? 'output');
+    if (failure instanceof SailError) {
+      console.error(`sail: ${failure.message}`);
       process.exit(1);
     }
     throw err;

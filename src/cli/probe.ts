@@ -78,9 +78,9 @@ export function register(program: Command): void {
         const rep = await runProbe({
           pairs, outDir: f.out, createEngine: createTrainEngine,
           heldOut: parseOptional(f.heldOut, '--held-out', { positive: true }),
-          targetDim: num(f.dim, '--dim', POSITIVE_INT), lr: num(f.lr, '--lr', { min: 0 }), weightDecay: num(f.wd, '--wd', { min: 0 }),
+          targetDim: num(f.dim, '--dim', { ...POSITIVE_INT, max: 65536 }), lr: num(f.lr, '--lr', { min: 0 }), weightDecay: num(f.wd, '--wd', { min: 0 }),
           batchSize: num(f.batchSize, '--batch-size', POSITIVE_INT), epochs: num(f.epochs, '--epochs', POSITIVE_INT),
-          steps: parseOptional(f.steps, '--steps', POSITIVE_INT), seed: num(f.seed, '--seed', NON_NEGATIVE_INT), threads,
+          steps: parseOptional(f.steps, '--steps', POSITIVE_INT), seed: num(f.seed, '--seed', { ...NON_NEGATIVE_INT, max: 0xffffffff }), threads,
           onProgress: (e) => {
             if (e.stage === 'train' && e.train) {
               if (active !== e.pair) {

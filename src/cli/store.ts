@@ -16,6 +16,7 @@ interface ImportFlags {
   imageModel?: string;
   textModel?: string;
   rowsPerPart?: string;
+  overwrite?: boolean;
   json?: boolean;
 }
 
@@ -28,13 +29,14 @@ export function register(program: Command): void {
     .command('import')
     .description('import row-aligned .npy embeddings ([rows, dim] float16/float32, little-endian, C order) into a store; resumable')
     .requiredOption('--images <file>', 'image embeddings .npy')
-    .requiredOption('--texts <file>', 'caption embeddings .npy (row i describes image i)')
+    .requiredOption('--texts <file>', 'caption embeddings .npy: n rows (row i describes image i), or k x n rows (row i describes image i mod n; stored as modalities text, text_2, ..., text_k)')
     .option('--extra-texts <file>', 'extra caption embeddings .npy (stored as modality "extra_text")')
     .requiredOption('--out <dir>', 'store folder to create')
     .option('--dtype <type>', 'storage type: float16 or float32', 'float16')
     .option('--image-model <id>', 'id of the image backbone (recorded in the manifest)')
     .option('--text-model <id>', 'id of the text backbone (recorded in the manifest)')
     .option('--rows-per-part <n>', 'rows per part file (default: ~64 MiB of float32 for the widest modality)')
+    .option('--overwrite', 'replace a store in --out that was imported from other inputs (same inputs always resume)')
     .option('--json', 'print the manifest as JSON')
     .action(async (flags: ImportFlags) => {
       if (flags.dtype !== 'float16' && flags.dtype !== 'float32') throw new SailError(`--dtype must be float16 or float32, got ${flags.dtype}`);
@@ -46,6 +48,7 @@ export function register(program: Command): void {
         images: flags.images, texts: flags.texts, extraTexts: flags.extraTexts, out: flags.out,
         dtype: flags.dtype, imageModel: flags.imageModel, textModel: flags.textModel,
         rowsPerPart: parseOptional(flags.rowsPerPart, '--rows-per-part', POSITIVE_INT),
+        overwrite: flags.overwrite === true,
         onProgress: (done, total) => {
           if (!started) {
             bar.start(total, 0);
@@ -69,7 +72,7 @@ export function register(program: Command): void {
     }
   });
 
-  storeReadCommand(store, 'verify', 'recompute and check the sha256 of every data file', async (s, dir, json) => {
+  storeReadCommand(store, 'verify', 'the integrity check: layout and sizes (rows x dim x bytes), part files against the manifest, and the sha256 of every data file', async (s, dir, json) => {
     const r = await s.verify();
     if (json) console.log(JSON.stringify({ ok: true, ...r }));
     else console.log(`store ${dir}: ${r.files} files, ${r.bytes} bytes, checksums OK`);

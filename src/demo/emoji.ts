@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { codeKey, fluentIndex, fluentSvg, openmojiIndex, rasteriseSvg, type EmojiDrawing, type TrainStyle } from './styles.js';
 
 /** One emoji concept with both renderings and its captions. */
 export interface EmojiItem {
@@ -31,6 +32,8 @@ export interface EmojiItem {
   googleImage: string;
   /** Absolute path of the 64x64 RGBA Twemoji PNG (held-out style). */
   twitterImage: string;
+  /** Training drawings of this concept: Noto first, then OpenMoji and Fluent where those sets have it. */
+  drawings: EmojiDrawing[];
 }
 
 /** The deterministic train / held-out split of the emoji concepts. */
@@ -44,7 +47,7 @@ export interface EmojiDataset {
   /** All sub-category names, sorted. */
   subcategories: string[];
   /** How the split was made, for the results file. */
-  split: { seed: number; testFraction: number; limit: number | null; total: number; packages: Record<string, string> };
+  split: { seed: number; testFraction: number; limit: number | null; validation: number | null; total: number; packages: Record<string, string> };
 }
 
 export interface EmojiDatasetOptions {
@@ -54,6 +57,12 @@ export interface EmojiDatasetOptions {
   testFraction?: number;
   /** Use only this many concepts (taken from the seeded permutation before splitting); for tests. */
   limit?: number;
+  /**
+   * Tuning mode: carve this many concepts out of the TRAINING concepts (seeded, like the split) and hold
+   * them out instead of the test concepts, which are then not used at all. Settings are chosen this way,
+   * never on the test set.
+   */
+  validation?: number;
 }
 
 interface DatasourceEntry {
@@ -97,15 +106,6 @@ function packageVersion(dir: string): string {
   return String(readJson<{ version?: string }>(join(dir, 'package.json')).version ?? '?');
 }
 
-/** Hex code key that ignores variation selector 16, which the two packages spell differently. */
-function codeKey(hex: string): string {
-  return hex
-    .toUpperCase()
-    .split('-')
-    .filter((cp) => cp !== 'FE0F')
-    .join('-');
-}
-
 /**
  * Load every base emoji (no skin-tone variants) that has a Google and a Twitter image and an English
  * CLDR annotation, in emoji-datasource sort order.
@@ -122,6 +122,8 @@ export function loadEmojiItems(): EmojiItem[] {
   }
   const byCode = new Map<string, EmojibaseEntry>();
   for (const a of annotations) if (typeof a.hexcode === 'string') byCode.set(codeKey(a.hexcode), a);
+  const openmoji = openmojiIndex(packageDir('openmoji'));
+  const fluent = fluentIndex(packageDir('@iconify-json/fluent-emoji-flat'));
   const twitterByCode = new Map<string, DatasourceEntry>();
   for (const t of twitter) if (t.has_img_twitter) twitterByCode.set(t.unified, t);
 
@@ -138,6 +140,11 @@ export function loadEmojiItems(): EmojiItem[] {
     const twitterImage = join(twitterDir, 'img', 'twitter', '64', t.image);
     if (!existsSync(googleImage) || !existsSync(twitterImage)) continue;
     const tags = (ann.tags ?? []).filter((x) => typeof x === 'string' && x.length > 0);
+    const drawings: EmojiDrawing[] = [{ style: 'noto', key: googleImage }];
+    const om = openmoji.get(codeKey(g.unified));
+    if (om) drawings.push({ style: 'openmoji', key: om });
+    const fl = fluent.get(codeKey(g.unified));
+    if (fl) drawings.push({ style: 'fluent', key: fl });
     items.push({
       id: g.unified,
       label: ann.label,
@@ -148,6 +155,7 @@ export function loadEmojiItems(): EmojiItem[] {
       extraCaption: tags.length ? tags.join(', ') : ann.label,
       googleImage,
       twitterImage,
+      drawings,
     });
   }
   if (items.length === 0) throw new SailError('no emoji with images and captions found', { file: googleDir });
@@ -170,8 +178,16 @@ export function loadEmojiDataset(opts: EmojiDatasetOptions = {}): EmojiDataset {
   const n = Math.min(opts.limit ?? all.length, all.length);
   const chosen = Array.from(perm.subarray(0, n));
   const nTest = Math.max(1, Math.round(testFraction * n));
-  const testIdx = chosen.slice(0, nTest).sort((a, b) => a - b);
-  const trainIdx = chosen.slice(nTest).sort((a, b) => a - b);
+  let testIdx = chosen.slice(0, nTest).sort((a, b) => a - b);
+  let trainIdx = chosen.slice(nTest).sort((a, b) => a - b);
+  if (opts.validation !== undefined) {
+    const v = opts.validation;
+    if (!(Number.isInteger(v) && v >= 1 && v < trainIdx.length)) throw new SailError(`validation must be an integer in [1, ${trainIdx.length - 1}], got ${v}`);
+    // A second seeded permutation of the training concepts only: the test concepts never enter tuning.
+    const order = Array.from(new Rng(seed + 1).permutation(trainIdx.length), (i) => trainIdx[i]);
+    testIdx = order.slice(0, v).sort((a, b) => a - b);
+    trainIdx = order.slice(v).sort((a, b) => a - b);
+  }
   const categories = [...new Set(all.map((e) => e.category))].sort();
   const subcategories = [...new Set(all.map((e) => e.subcategory))].sort();
   return {
@@ -183,11 +199,14 @@ export function loadEmojiDataset(opts: EmojiDatasetOptions = {}): EmojiDataset {
       seed,
       testFraction,
       limit: opts.limit ?? null,
+      validation: opts.validation ?? null,
       total: all.length,
       packages: {
         'emoji-datasource-google': packageVersion(packageDir('emoji-datasource-google')),
         'emoji-datasource-twitter': packageVersion(packageDir('emoji-datasource-twitter')),
         'emojibase-data': packageVersion(packageDir('emojibase-data')),
+        openmoji: packageVersion(packageDir('openmoji')),
+        '@iconify-json/fluent-emoji-flat': packageVersion(packageDir('@iconify-json/fluent-emoji-flat')),
       },
     },
   };
@@ -211,4 +230,17 @@ export async function renderOnWhite(path: string): Promise<Buffer> {
   } catch (err) {
     throw new SailError(`cannot decode image: ${(err as Error).message}`, { file: path });
   }
+}
+
+/** Render one training drawing as an opaque RGB PNG of the emoji-datasource size (64x64). */
+export async function renderDrawing(d: EmojiDrawing): Promise<Buffer> {
+  if (d.style === 'noto') return renderOnWhite(d.key);
+  if (d.style === 'openmoji') return rasteriseSvg(d.key, d.key);
+  const dir = packageDir('@iconify-json/fluent-emoji-flat');
+  return rasteriseSvg(Buffer.from(fluentSvg(dir, d.key)), d.key);
+}
+
+/** The training drawings of `items` in the given styles, concept by concept, with the item each depicts. */
+export function trainingDrawings(items: EmojiItem[], styles: readonly TrainStyle[]): { item: EmojiItem; drawing: EmojiDrawing }[] {
+  return items.flatMap((item) => item.drawings.filter((d) => styles.includes(d.style)).map((drawing) => ({ item, drawing })));
 }

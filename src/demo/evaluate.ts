@@ -2,7 +2,7 @@
 // head application, retrieval both ways and zero-shot classification with templates.
 import type { LoadedHead } from '../head/load.js';
 import { createHeadRunner } from '../head/runner.js';
-import { retrievalFromMatrix } from '../eval/metrics.js';
+import { ranksFromMatrix, retrievalMetrics } from '../eval/metrics.js';
 import { similarityMatrix } from '../eval/similarity.js';
 import { buildClassifier, zeroShotEvaluate } from '../eval/zeroshot.js';
 import { openStore } from '../store/reader.js';
@@ -29,8 +29,16 @@ export interface EvalInputs {
   threads?: number;
 }
 
+/** Per-query 1-based pessimistic ranks of the right item (for paired bootstrap intervals). */
+export interface QueryRanks {
+  /** Rank of caption i among all captions for image i. */
+  i2t: Int32Array;
+  /** Rank of image i among all images for caption i. */
+  t2i: Int32Array;
+}
+
 /** Evaluate one head on the held-out stores. Metrics are fractions in [0, 1]. */
-export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<DemoMetrics> {
+export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<{ metrics: DemoMetrics; ranks: QueryRanks }> {
   const test = await openStore(inp.testStoreDir);
   const promptStore = await openStore(inp.promptStoreDir);
   const session = { threads: inp.threads };
@@ -47,7 +55,11 @@ export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<D
     const img = await applier.apply('vision', await test.readRange('image', 0, n), n);
     const txt = await applier.apply('text', await test.readRange('text', 0, n), n);
     const sim = await similarityMatrix(img, txt, d, session);
-    const ret = retrievalFromMatrix(sim, n, Int32Array.from({ length: n }, (_, i) => i), [1, 5, 10]);
+    const ids = Int32Array.from({ length: n }, (_, i) => i);
+    const simT = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) simT[j * n + i] = sim[i * n + j];
+    const ranks = { i2t: ranksFromMatrix(sim, n, n, ids, ids), t2i: ranksFromMatrix(simT, n, n, ids, ids) };
+    const ret = retrievalMetrics(ranks.i2t, ranks.t2i, [1, 5, 10]);
 
     // Prompts were pre-encoded by the backbone: the classifier's text callback looks their rows up.
     const promptRow = new Map(inp.promptTexts.map((t, i) => [t, i]));
@@ -65,12 +77,13 @@ export async function evaluateHead(head: LoadedHead, inp: EvalInputs): Promise<D
       return { top1: m.top1 / 100, top5: m.top5 / 100 };
     };
     const pct = (x: number): number => x / 100;
-    return {
+    const metrics: DemoMetrics = {
       t2i: { r1: pct(ret.textToImage['R@1']), r5: pct(ret.textToImage['R@5']), r10: pct(ret.textToImage['R@10']) },
       i2t: { r1: pct(ret.imageToText['R@1']), r5: pct(ret.imageToText['R@5']), r10: pct(ret.imageToText['R@10']) },
       category: await classify(inp.category),
       subcategory: await classify(inp.subcategory),
     };
+    return { metrics, ranks };
   } finally {
     await applier.dispose();
     await test.close();

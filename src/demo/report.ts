@@ -17,7 +17,12 @@ export interface MethodResult {
   method: string;
   /** What the row is, e.g. 'star head, 300 steps' or 'uniform random ranking'. */
   note: string;
+  /** Mean over the training seeds (the single run's metrics with one seed). */
   metrics: DemoMetrics;
+  /** Standard deviation over the training seeds (present with more than one seed). */
+  sd?: DemoMetrics;
+  /** One record per training seed (a deterministic method has one). */
+  perSeed?: DemoMetrics[];
 }
 
 /**
@@ -48,21 +53,28 @@ const COLUMNS: { head: string; get: (m: DemoMetrics) => number }[] = [
   { head: 'sub@5', get: (m) => m.subcategory.top5 },
 ];
 
-/** Fixed-width text table of the results, values in percent with one decimal. */
+/** One cell in percent: `6.5`, or `6.5 ± 0.3` when the row has a standard deviation. */
+function cell(r: MethodResult, get: (m: DemoMetrics) => number): string {
+  const mean = (100 * get(r.metrics)).toFixed(1);
+  return r.sd ? `${mean} ± ${(100 * get(r.sd)).toFixed(1)}` : mean;
+}
+
+/** Fixed-width text table of the results, values in percent with one decimal (mean ± sd over seeds). */
 export function formatTable(rows: MethodResult[]): string {
   const nameW = Math.max(6, ...rows.map((r) => r.method.length));
-  const colW = COLUMNS.map((c) => Math.max(c.head.length, 5));
-  const line = (name: string, cells: string[]): string =>
-    [name.padEnd(nameW), ...cells.map((c, i) => c.padStart(colW[i]))].join('  ');
+  const cells = rows.map((r) => COLUMNS.map((c) => cell(r, c.get)));
+  const colW = COLUMNS.map((c, i) => Math.max(c.head.length, 5, ...cells.map((row) => row[i].length)));
+  const line = (name: string, cs: string[]): string =>
+    [name.padEnd(nameW), ...cs.map((c, i) => c.padStart(colW[i]))].join('  ');
   const out = [line('method', COLUMNS.map((c) => c.head))];
   out.push('-'.repeat(out[0].length));
-  for (const r of rows) out.push(line(r.method, COLUMNS.map((c) => (100 * c.get(r.metrics)).toFixed(1))));
+  rows.forEach((r, i) => out.push(line(r.method, cells[i])));
   return out.join('\n');
 }
 
 /** The same table as GitHub markdown (for docs and the results file). */
 export function formatMarkdownTable(rows: MethodResult[]): string {
   const out = [`| method | ${COLUMNS.map((c) => c.head).join(' | ')} |`, `|---|${COLUMNS.map(() => '---:').join('|')}|`];
-  for (const r of rows) out.push(`| ${r.method} | ${COLUMNS.map((c) => (100 * c.get(r.metrics)).toFixed(1)).join(' | ')} |`);
+  for (const r of rows) out.push(`| ${r.method} | ${COLUMNS.map((c) => cell(r, c.get)).join(' | ')} |`);
   return out.join('\n');
 }

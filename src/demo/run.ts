@@ -1,91 +1,63 @@
-// `sail demo` as a library: emoji data -> pre-encoded stores (cached) -> star head + baselines trained with
-// SigLIP -> held-out zero-shot evaluation -> results JSON, table and loss-curve SVG. Progress goes through
-// a callback; nothing is printed here.
+// `sail demo` as a library, as named steps: load the emoji split -> pre-encode the stores (cached) -> per
+// training seed, train the SAIL star head and the linear probe with SigLIP -> fit the closed-form ridge
+// baseline -> evaluate every method on the held-out concepts -> mean ± sd rows, paired comparisons ->
+// results JSON, table and loss-curve SVG. Progress goes through a callback; nothing is printed here.
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import type { ImageEncoder, TextEncoder } from '../encoders/types.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
-import { EMOJI_TEMPLATES, className, loadEmojiDataset, renderOnWhite, type EmojiItem } from './emoji.js';
+import { fillTemplate } from '../eval/zeroshot.js';
+import { EMOJI_TEMPLATES, className, loadEmojiDataset, renderDrawing, renderOnWhite, trainingDrawings, type EmojiDataset } from './emoji.js';
 import { ensureStore, type EncoderProvider, type StoreSpec } from './stores.js';
-import { chanceMetrics, formatMarkdownTable, formatTable, type MethodResult } from './report.js';
+import { chanceMetrics, formatMarkdownTable, formatTable, type DemoMetrics, type MethodResult } from './report.js';
 import { lineChartSvg } from './plot.js';
 import { trainDemoHead, type TrainedHead } from './train.js';
-import { evaluateHead, type EvalInputs } from './evaluate.js';
-import { fillTemplate } from '../eval/zeroshot.js';
+import { evaluateHead, type EvalInputs, type QueryRanks } from './evaluate.js';
+import { cachedRidgeHeads } from './ridge.js';
+import type { LoadedHead } from '../head/load.js';
+import { compareMethods, summariseMetrics, type Comparison } from './stats.js';
+import { resolveSettings, type DemoOptions, type DemoProgress, type DemoSettings, type HeadSettings } from './options.js';
 
-/** Default backbones: the pretrained models that ship inside npm packages (no network needed). */
-export const DEFAULT_IMAGE_BACKBONE = 'mobilenetv2-nsfwjs';
-export const DEFAULT_TEXT_BACKBONE = 'use-lite';
-
-/** Demo hyper-parameters (chosen by measurement on 2 cores; see docs/demo.md). */
-export const DEMO_DEFAULTS = {
-  steps: 150,
-  batchSize: 512,
-  lr: 1e-4,
-  weightDecay: 1e-4,
-  widthFactor: 2,
-  targetDim: 512,
-  seed: 42,
-};
-
-export type DemoStage = 'encode-train' | 'encode-test' | 'encode-prompts' | 'train-star' | 'train-linear' | 'eval';
-
-/** A progress report: `done` of `total` units of `stage`. */
-export interface DemoProgress {
-  stage: DemoStage;
-  done: number;
-  total: number;
-  detail?: string;
-}
-
-export interface DemoOptions {
-  /** Output folder (default `sail-out/demo`). */
-  out?: string;
-  steps?: number;
-  threads?: number;
-  /** Use only this many emoji concepts (quick runs and tests). */
-  limit?: number;
-  seed?: number;
-  batchSize?: number;
-  lr?: number;
-  widthFactor?: number;
-  targetDim?: number;
-  /** Image backbone: registry name or local model folder (default mobilenetv2-nsfwjs). */
-  imageBackbone?: string;
-  /** Text backbone: registry name or local model folder (default use-lite). */
-  textBackbone?: string;
-  /** Let hub backbones (e.g. dinov2-small) download missing model files; npm backbones never need it. */
-  allowDownload?: boolean;
-  onProgress?: (p: DemoProgress) => void;
-}
+export { DEFAULT_IMAGE_BACKBONE, DEFAULT_TEXT_BACKBONE, DEMO_DEFAULTS, type DemoOptions, type DemoProgress, type DemoStage } from './options.js';
 
 /** Everything a demo run produced. */
 export interface DemoResult {
+  /** One row per method; trained heads report the mean over seeds plus `sd` and `perSeed`. */
   rows: MethodResult[];
+  /** Paired comparisons of SAIL star against each baseline on the goal metrics (fractions). */
+  comparisons: { against: string; results: Comparison[] }[];
   /** The results as a fixed-width text table (percent). */
   table: string;
   markdown: string;
-  dataset: { train: number; test: number; categories: number; subcategories: number; seed: number; limit: number | null; packages: Record<string, string> };
-  config: { imageBackbone: string; textBackbone: string; steps: number; batchSize: number; lr: number; widthFactor: number; targetDim: number; threads: number | null };
-  /** Per-head training curves (loss every logged step). */
+  dataset: { train: number; trainImages: number; test: number; heldOut: 'test' | 'validation'; styles: string[]; categories: number; subcategories: number; splitSeed: number; limit: number | null; packages: Record<string, string> };
+  config: Omit<DemoSettings, 'out' | 'allowDownload'>;
+  /** Per-head training curves of the first seed (loss every logged step). */
   curves: Record<string, { step: number; loss: number }[]>;
-  timings: { encodeS: number; trainS: number; evalS: number; totalS: number; encodedStores: string[] };
+  timings: { encodeS: number; trainS: number; ridgeS: number; evalS: number; totalS: number; encodedStores: string[] };
   artifacts: Record<string, string>;
 }
+
+type Progress = (p: DemoProgress) => void;
 
 /** Backbone folder names may contain path separators: keep a safe folder-name form. */
 function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
 }
 
-function lazyEncoders(image: string, text: string, load: { threads?: number; allowDownload?: boolean }): EncoderProvider & { dispose(): Promise<void> } {
+function shortHash(x: unknown): string {
+  return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 10);
+}
+
+function lazyEncoders(s: DemoSettings): EncoderProvider & { dispose(): Promise<void> } {
+  const load = { threads: s.threads, allowDownload: s.allowDownload };
   let img: Promise<ImageEncoder> | undefined;
   let txt: Promise<TextEncoder> | undefined;
   return {
-    image: () => (img ??= loadImageEncoder(image, load)),
-    text: () => (txt ??= loadTextEncoder(text, load)),
+    image: () => (img ??= loadImageEncoder(s.imageBackbone, load)),
+    text: () => (txt ??= loadTextEncoder(s.textBackbone, load)),
     async dispose() {
       if (img) await (await img).dispose();
       if (txt) await (await txt).dispose();
@@ -93,73 +65,66 @@ function lazyEncoders(image: string, text: string, load: { threads?: number; all
   };
 }
 
-function imageColumn(name: string, items: EmojiItem[], style: 'googleImage' | 'twitterImage'): StoreSpec['columns'][number] {
-  return {
-    name,
-    kind: 'image',
-    rows: items.length,
-    keys: items.map((e) => e[style]),
-    load: (row) => renderOnWhite(items[row][style]),
-  };
+/** Where a run's stores and training runs live: per backbone pair and data slice. */
+function demoPaths(s: DemoSettings): { storeRoot: string; sliceDir: string; runsDir: string } {
+  const pair = `${safeName(s.imageBackbone)}__${safeName(s.textBackbone)}`;
+  const slice = `${s.limit ? `limit${s.limit}` : 'all'}-split${s.splitSeed}${s.validation ? `-val${s.validation}` : ''}`;
+  const storeRoot = join(s.out, 'stores', pair);
+  return { storeRoot, sliceDir: join(storeRoot, slice), runsDir: join(s.out, 'runs', pair, slice) };
 }
 
-/** Run the whole demo. */
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
-  const t0 = performance.now();
-  const out = resolve(opts.out ?? 'sail-out/demo');
-  const imageBackbone = opts.imageBackbone ?? DEFAULT_IMAGE_BACKBONE;
-  const textBackbone = opts.textBackbone ?? DEFAULT_TEXT_BACKBONE;
-  const cfg = {
-    steps: opts.steps ?? DEMO_DEFAULTS.steps,
-    batchSize: opts.batchSize ?? DEMO_DEFAULTS.batchSize,
-    lr: opts.lr ?? DEMO_DEFAULTS.lr,
-    widthFactor: opts.widthFactor ?? DEMO_DEFAULTS.widthFactor,
-    targetDim: opts.targetDim ?? DEMO_DEFAULTS.targetDim,
-    seed: opts.seed ?? DEMO_DEFAULTS.seed,
-  };
-  const progress = opts.onProgress ?? (() => undefined);
-
-  // (a) data
-  const data = loadEmojiDataset({ seed: cfg.seed, limit: opts.limit });
+/** Step 1: the concept split (the test concepts, or validation concepts carved from the training ones). */
+function loadDemoData(s: DemoSettings): EmojiDataset {
+  const data = loadEmojiDataset({ seed: s.splitSeed, limit: s.limit, validation: s.validation });
   if (data.train.length < 2) throw new SailError(`only ${data.train.length} training emoji; use a larger --limit`);
-  const batchSize = Math.min(cfg.batchSize, data.train.length);
+  return data;
+}
 
-  // (b) stores, cached per backbone pair and data slice
-  const backbones = { image: imageBackbone, text: textBackbone };
-  const storeRoot = join(out, 'stores', `${safeName(imageBackbone)}__${safeName(textBackbone)}`);
-  const slice = opts.limit ? `limit${opts.limit}-seed${cfg.seed}` : `all-seed${cfg.seed}`;
-  const categoryNames = data.categories.map(className);
-  const subcategoryNames = data.subcategories.map(className);
-  const promptTexts = [...categoryNames, ...subcategoryNames].flatMap((c) => EMOJI_TEMPLATES.map((t) => fillTemplate(t, c)));
-  const specs: { stage: DemoStage; spec: StoreSpec }[] = [
+interface EncodedStores {
+  trainDir: string;
+  testDir: string;
+  promptDir: string;
+  promptTexts: string[];
+  trainImages: number;
+  encodedStores: string[];
+  encodeS: number;
+}
+
+/** Step 2: pre-encode the training drawings, the held-out Twemoji and the zero-shot prompts (cached). */
+async function encodeDemoStores(s: DemoSettings, data: EmojiDataset, progress: Progress): Promise<EncodedStores> {
+  const t0 = performance.now();
+  const backbones = { image: s.imageBackbone, text: s.textBackbone };
+  const { storeRoot, sliceDir } = demoPaths(s);
+  const drawings = trainingDrawings(data.train, s.styles);
+  const promptTexts = [...data.categories, ...data.subcategories].map(className).flatMap((c) => EMOJI_TEMPLATES.map((t) => fillTemplate(t, c)));
+  const specs: { stage: 'encode-train' | 'encode-test' | 'encode-prompts'; spec: StoreSpec }[] = [
     {
       stage: 'encode-train',
       spec: {
-        dir: join(storeRoot, slice, 'train'),
+        dir: join(sliceDir, `train-${s.styles.join('+')}`),
         backbones,
         columns: [
-          imageColumn('image', data.train, 'googleImage'),
-          { name: 'text', kind: 'text', texts: data.train.map((e) => e.caption) },
-          { name: 'extra_text', kind: 'text', texts: data.train.map((e) => e.extraCaption) },
+          { name: 'image', kind: 'image', rows: drawings.length, keys: drawings.map((d) => d.drawing.key), load: (row) => renderDrawing(drawings[row].drawing) },
+          { name: 'text', kind: 'text', texts: drawings.map((d) => d.item.caption) },
+          { name: 'extra_text', kind: 'text', texts: drawings.map((d) => d.item.extraCaption) },
         ],
       },
     },
     {
       stage: 'encode-test',
       spec: {
-        dir: join(storeRoot, slice, 'test'),
+        dir: join(sliceDir, 'test'),
         backbones,
-        columns: [imageColumn('image', data.test, 'twitterImage'), { name: 'text', kind: 'text', texts: data.test.map((e) => e.caption) }],
+        columns: [
+          { name: 'image', kind: 'image', rows: data.test.length, keys: data.test.map((e) => e.twitterImage), load: (row) => renderOnWhite(data.test[row].twitterImage) },
+          { name: 'text', kind: 'text', texts: data.test.map((e) => e.caption) },
+        ],
       },
     },
-    {
-      stage: 'encode-prompts',
-      spec: { dir: join(storeRoot, 'prompts'), backbones, columns: [{ name: 'text', kind: 'text', texts: promptTexts }] },
-    },
+    { stage: 'encode-prompts', spec: { dir: join(storeRoot, 'prompts'), backbones, columns: [{ name: 'text', kind: 'text', texts: promptTexts }] } },
   ];
-  const encoders = lazyEncoders(imageBackbone, textBackbone, { threads: opts.threads, allowDownload: opts.allowDownload });
+  const encoders = lazyEncoders(s);
   const encodedStores: string[] = [];
-  const tEnc = performance.now();
   try {
     for (const { stage, spec } of specs) {
       const r = await ensureStore(spec, encoders, (done, total) => progress({ stage, done, total }));
@@ -168,78 +133,151 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   } finally {
     await encoders.dispose();
   }
-  const encodeS = (performance.now() - tEnc) / 1000;
-  const [trainDir, testDir, promptDir] = specs.map((s) => s.spec.dir);
+  const [trainDir, testDir, promptDir] = specs.map((x) => x.spec.dir);
+  return { trainDir, testDir, promptDir, promptTexts, trainImages: drawings.length, encodedStores, encodeS: (performance.now() - t0) / 1000 };
+}
 
-  // (c) train the SAIL star head and the linear probe with the same recipe
-  const tTrain = performance.now();
-  const runsDir = join(out, 'runs', `${safeName(imageBackbone)}__${safeName(textBackbone)}`, slice);
-  const common = { storeDir: trainDir, steps: cfg.steps, batchSize, lr: cfg.lr, weightDecay: DEMO_DEFAULTS.weightDecay, targetDim: cfg.targetDim, seed: cfg.seed, threads: opts.threads };
-  const star: TrainedHead = await trainDemoHead({ ...common, type: 'star', widthFactor: cfg.widthFactor, runDir: join(runsDir, 'star') },
-    (done, total, loss) => progress({ stage: 'train-star', done, total, detail: loss === undefined ? '' : `loss ${loss.toFixed(4)}` }));
-  const linear: TrainedHead = await trainDemoHead({ ...common, type: 'linear', widthFactor: 1, runDir: join(runsDir, 'linear') },
-    (done, total, loss) => progress({ stage: 'train-linear', done, total, detail: loss === undefined ? '' : `loss ${loss.toFixed(4)}` }));
-  const trainS = (performance.now() - tTrain) / 1000;
+/** Step 3: train one head for one seed (reused when a finished run with the same settings exists). */
+async function trainHead(s: DemoSettings, st: EncodedStores, type: 'star' | 'linear', h: HeadSettings, seed: number, nTrain: number, progress: Progress): Promise<TrainedHead> {
+  const batchSize = Math.min(s.batchSize, nTrain);
+  const settings = { store: st.trainDir, type, ...h, batchSize, seed };
+  const stage = type === 'star' ? 'train-star' : 'train-linear';
+  return trainDemoHead(
+    { storeDir: st.trainDir, runDir: join(demoPaths(s).runsDir, `${type}-${shortHash(settings)}`), type, ...h, batchSize, seed, threads: s.threads },
+    (done, total, loss) => progress({ stage, done, total, detail: `seed ${seed}${loss === undefined ? '' : ` loss ${loss.toFixed(4)}`}` }),
+  );
+}
 
-  // (d) evaluate on the held-out Twemoji concepts
-  const tEval = performance.now();
-  const evalInputs: EvalInputs = {
-    testStoreDir: testDir,
-    promptStoreDir: promptDir,
-    promptTexts,
+/** Step 4: the closed-form ridge baselines, one per (target, lambda), cached in the runs folder. */
+async function fitRidgeBaselines(s: DemoSettings, st: EncodedStores, progress: Progress): Promise<{ method: string; note: string; head: LoadedHead }[]> {
+  const fits = await cachedRidgeHeads(st.trainDir, demoPaths(s).runsDir, s.ridgeTargets, s.ridgeLambdas, { threads: s.threads }, (done, total) => progress({ stage: 'ridge', done, total }));
+  const single = fits.length === 1;
+  return fits.map((f) => ({ method: single ? 'ridge' : `ridge ${f.target} λ=${f.lambda}`, note: `closed-form ridge image -> ${f.target} features, lambda ${f.lambda}`, head: f.head }));
+}
+
+function evalInputs(s: DemoSettings, data: EmojiDataset, st: EncodedStores): EvalInputs {
+  const task = (names: string[], of: (e: EmojiDataset['test'][number]) => string) => ({ classNames: names.map(className), labels: data.test.map((e) => names.indexOf(of(e))) });
+  return {
+    testStoreDir: st.testDir,
+    promptStoreDir: st.promptDir,
+    promptTexts: st.promptTexts,
     templates: EMOJI_TEMPLATES,
-    category: { classNames: categoryNames, labels: data.test.map((e) => data.categories.indexOf(e.category)) },
-    subcategory: { classNames: subcategoryNames, labels: data.test.map((e) => data.subcategories.indexOf(e.subcategory)) },
-    threads: opts.threads,
+    category: task(data.categories, (e) => e.category),
+    subcategory: task(data.subcategories, (e) => e.subcategory),
+    threads: s.threads,
   };
-  const heads = [
-    { method: 'untrained star', note: 'same init as SAIL star, 0 steps', head: star.initial },
-    { method: 'linear probe', note: `linear head, ${cfg.steps} steps, same recipe`, head: linear.final },
-    { method: 'SAIL star', note: `star head (width x${cfg.widthFactor}), ${cfg.steps} steps`, head: star.final },
-  ];
-  const rows: MethodResult[] = [
-    { method: 'chance', note: 'uniform random ranking (closed form)', metrics: chanceMetrics(data.test.length, data.categories.length, data.subcategories.length) },
-  ];
-  for (const [i, h] of heads.entries()) {
-    progress({ stage: 'eval', done: i, total: heads.length, detail: h.method });
-    rows.push({ method: h.method, note: h.note, metrics: await evaluateHead(h.head, evalInputs) });
-  }
-  progress({ stage: 'eval', done: heads.length, total: heads.length });
-  const evalS = (performance.now() - tEval) / 1000;
+}
 
-  // (e) artifacts
-  const plotPath = join(runsDir, 'loss.svg');
-  const curves = { 'SAIL star': star.curve, 'linear probe': linear.curve };
+/** A method evaluated once per seed (or once, when deterministic). */
+interface MethodRuns {
+  method: string;
+  note: string;
+  metrics: DemoMetrics[];
+  ranks: QueryRanks[];
+}
+
+function summaryRow(r: MethodRuns): MethodResult {
+  if (r.metrics.length === 1) return { method: r.method, note: r.note, metrics: r.metrics[0] };
+  const { mean, sd } = summariseMetrics(r.metrics);
+  return { method: r.method, note: `${r.note}; mean ± sd over ${r.metrics.length} seeds`, metrics: mean, sd, perSeed: r.metrics };
+}
+
+/** Every evaluated method, per seed, plus what the first seed's training left behind. */
+interface SeedRuns {
+  runs: Map<string, MethodRuns>;
+  curves: DemoResult['curves'];
+  checkpoints: Record<string, string>;
+  trainS: number;
+  evalS: number;
+}
+
+/** Step 3+5: per training seed, train the star head and the linear probe, and evaluate them (and the untrained star). */
+async function trainAndEvaluateSeeds(s: DemoSettings, st: EncodedStores, inputs: EvalInputs, progress: Progress): Promise<SeedRuns> {
+  const out: SeedRuns = { runs: new Map(), curves: {}, checkpoints: {}, trainS: 0, evalS: 0 };
+  for (const seed of s.trainSeeds) {
+    const t0 = performance.now();
+    const star = await trainHead(s, st, 'star', s.star, seed, st.trainImages, progress);
+    const linear = await trainHead(s, st, 'linear', s.linear, seed, st.trainImages, progress);
+    if (seed === s.trainSeeds[0]) {
+      out.curves = { 'SAIL star': star.curve, 'linear probe': linear.curve };
+      out.checkpoints = { starCheckpoint: star.checkpoint, linearCheckpoint: linear.checkpoint };
+    }
+    const t1 = performance.now();
+    out.trainS += (t1 - t0) / 1000;
+    progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
+    await recordEvaluation(out.runs, 'untrained star', 'same init as SAIL star, 0 steps', star.initial, inputs);
+    await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
+    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final, inputs);
+    progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
+    out.evalS += (performance.now() - t1) / 1000;
+  }
+  return out;
+}
+
+/** Evaluate one head and append its metrics and per-query ranks to its method's record. */
+async function recordEvaluation(runs: Map<string, MethodRuns>, method: string, note: string, head: Parameters<typeof evaluateHead>[0], inputs: EvalInputs): Promise<void> {
+  let r = runs.get(method);
+  if (!r) runs.set(method, (r = { method, note, metrics: [], ranks: [] }));
+  const ev = await evaluateHead(head, inputs);
+  r.metrics.push(ev.metrics);
+  r.ranks.push(ev.ranks);
+}
+
+/** Step 6: rows (chance first, then mean ± sd per method) and SAIL star's paired comparisons. */
+function summarise(runs: Map<string, MethodRuns>, data: EmojiDataset): Pick<DemoResult, 'rows' | 'comparisons'> {
+  const chance: MethodResult = { method: 'chance', note: 'uniform random ranking (closed form)', metrics: chanceMetrics(data.test.length, data.categories.length, data.subcategories.length) };
+  const star = runs.get('SAIL star')!;
+  const comparisons = [...runs.values()]
+    .filter((r) => r.method === 'linear probe' || r.method.startsWith('ridge'))
+    .map((b) => ({ against: b.method, results: compareMethods(star.ranks, b.ranks) }));
+  return { rows: [chance, ...[...runs.values()].map(summaryRow)], comparisons };
+}
+
+/** Run the whole demo. */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const t0 = performance.now();
+  const s = resolveSettings(opts, resolve(opts.out ?? 'sail-out/demo'));
+  const progress: Progress = opts.onProgress ?? (() => undefined);
+  const data = loadDemoData(s);
+  const st = await encodeDemoStores(s, data, progress);
+  const inputs = evalInputs(s, data, st);
+  const seeds = await trainAndEvaluateSeeds(s, st, inputs, progress);
+  const tRidge = performance.now();
+  for (const r of await fitRidgeBaselines(s, st, progress)) await recordEvaluation(seeds.runs, r.method, r.note, r.head, inputs);
+  const ridgeS = (performance.now() - tRidge) / 1000;
+  const { rows, comparisons } = summarise(seeds.runs, data);
+
+  // Step 7: artifacts, named by a hash of the settings so tuning runs in one folder do not collide
+  const { runsDir } = demoPaths(s);
+  const runTag = shortHash(s);
+  const plotPath = join(runsDir, `loss-${runTag}.svg`);
   await writeFileAtomic(plotPath, lineChartSvg(
-    Object.entries(curves).map(([name, c]) => ({ name, points: c.map((p) => ({ x: p.step, y: p.loss })) })),
-    { title: `SigLIP training loss (${imageBackbone} + ${textBackbone}, emoji)`, xLabel: 'step', yLabel: 'loss' },
+    Object.entries(seeds.curves).map(([name, c]) => ({ name, points: c.map((p) => ({ x: p.step, y: p.loss })) })),
+    { title: `SigLIP training loss (${s.imageBackbone} + ${s.textBackbone}, emoji)`, xLabel: 'step', yLabel: 'loss' },
   ));
-  const resultsPath = join(runsDir, 'results.json');
+  const resultsPath = join(runsDir, `results-${runTag}.json`);
+  const { out: _out, allowDownload: _dl, ...config } = s;
   const result: DemoResult = {
     rows,
+    comparisons,
     table: formatTable(rows),
     markdown: formatMarkdownTable(rows),
     dataset: {
       train: data.train.length,
+      trainImages: st.trainImages,
       test: data.test.length,
+      heldOut: s.validation ? 'validation' : 'test',
+      styles: s.styles,
       categories: data.categories.length,
       subcategories: data.subcategories.length,
-      seed: cfg.seed,
+      splitSeed: s.splitSeed,
       limit: data.split.limit,
       packages: data.split.packages,
     },
-    config: { imageBackbone, textBackbone, steps: cfg.steps, batchSize, lr: cfg.lr, widthFactor: cfg.widthFactor, targetDim: cfg.targetDim, threads: opts.threads ?? null },
-    curves,
-    timings: { encodeS, trainS, evalS, totalS: (performance.now() - t0) / 1000, encodedStores },
-    artifacts: {
-      trainStore: trainDir,
-      testStore: testDir,
-      promptStore: promptDir,
-      starCheckpoint: star.checkpoint,
-      linearCheckpoint: linear.checkpoint,
-      results: resultsPath,
-      lossPlot: plotPath,
-    },
+    config,
+    curves: seeds.curves,
+    timings: { encodeS: st.encodeS, trainS: seeds.trainS, ridgeS, evalS: seeds.evalS, totalS: (performance.now() - t0) / 1000, encodedStores: st.encodedStores },
+    artifacts: { trainStore: st.trainDir, testStore: st.testDir, promptStore: st.promptDir, ...seeds.checkpoints, results: resultsPath, lossPlot: plotPath },
   };
   await writeJsonAtomic(resultsPath, result);
   return result;

@@ -38,18 +38,30 @@ export function choleskySolve(a: Float64Array, b: Float64Array, m: number, c: nu
       L[i * m + j] = t / djj;
     }
   }
+  // Substitutions row by row over all c right-hand sides at once: the inner loops run along contiguous
+  // rows of x (a column-at-a-time loop strides by c and is several times slower for many columns).
   const x = Float64Array.from(b);
-  for (let col = 0; col < c; col++) {
-    for (let i = 0; i < m; i++) {
-      let t = x[i * c + col];
-      for (let k = 0; k < i; k++) t -= L[i * m + k] * x[k * c + col];
-      x[i * c + col] = t / L[i * m + i];
+  for (let i = 0; i < m; i++) {
+    const xi = i * c;
+    for (let k = 0; k < i; k++) {
+      const l = L[i * m + k];
+      if (l === 0) continue;
+      const xk = k * c;
+      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
     }
-    for (let i = m - 1; i >= 0; i--) {
-      let t = x[i * c + col];
-      for (let k = i + 1; k < m; k++) t -= L[k * m + i] * x[k * c + col];
-      x[i * c + col] = t / L[i * m + i];
+    const inv = 1 / L[i * m + i];
+    for (let col = 0; col < c; col++) x[xi + col] *= inv;
+  }
+  for (let i = m - 1; i >= 0; i--) {
+    const xi = i * c;
+    for (let k = i + 1; k < m; k++) {
+      const l = L[k * m + i];
+      if (l === 0) continue;
+      const xk = k * c;
+      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
     }
+    const inv = 1 / L[i * m + i];
+    for (let col = 0; col < c; col++) x[xi + col] *= inv;
   }
   return x;
 }

@@ -38,7 +38,8 @@ export function ranksFromMatrix(sim: ArrayLike<number>, nq: number, nc: number, 
     for (let c = 0; c < nc; c++) {
       if (candidateGroup[c] === queryGroup[q]) {
         any = true;
-        best = Math.max(best, sim[q * nc + c]);
+        // NaN is the worst score (see similarity.ts): it never becomes the best positive
+        if (sim[q * nc + c] > best) best = sim[q * nc + c];
       }
     }
     if (!any) throw new SailError(`query ${q} has no positive candidate`, { row: q });

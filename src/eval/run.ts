@@ -8,6 +8,7 @@ import { openEvalDataset, openMmvp, openWinogroundJsonl, type ClassificationData
 import { loadHead } from '../head/load.js';
 import { evaluateRidgeProbe, fitRidgeProbe } from './linear-probe.js';
 import { labelledStoreEmbeddings, readLabels } from './store-labels.js';
+import { buildClassifier, loadTemplates, zeroShotEvaluate } from './zeroshot.js';
 import { resultsMarkdown, type EvalResults } from './report.js';
 import { evaluateKnn, evaluateMmvp, evaluateRetrievalOnStores, evaluateWinoground, type EmbedImages, type EmbedTextsFn } from './tasks.js';
 
@@ -47,6 +48,8 @@ export interface RunEvalOptions {
   mmvp?: string;
   /** Needed by every raw-data task; built lazily by the caller (backbones are heavy). */
   embedders?: () => Promise<Embedders>;
+  /** Text side only (zero-shot on a pre-encoded store needs no image backbone); falls back to `embedders`. */
+  textEmbedder?: () => Promise<Pick<Embedders, 'embedTexts' | 'dim'>>;
   threads?: number;
   batchSize?: number;
   /** Write results.json and results.md here. */
@@ -96,6 +99,19 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResults> {
         const e = await embedders();
         res.retrieval = { ...(await evaluateCaptionDataset(ds, e.embedImages, e.embedTexts, e.dim, { threads: o.threads, batchSize: o.batchSize, onItems: progress(task) })), source: path };
       }
+    } else if (task === 'zeroshot' && o.store) {
+      // pre-encoded images + a labels file: the images go through the head's vision side only
+      const labelsFile = need(o.labels, 'zeroshot on a store needs --labels (one class name per store row)');
+      const head = await loadHead(need(o.head, 'zeroshot on a store needs --head'));
+      const classNames = o.classNames ?? [...new Set(await readLabels(labelsFile))].sort();
+      const templates = o.templates ?? loadTemplates('openai80');
+      const text = await (o.textEmbedder ?? embedders)();
+      if (text.dim !== head.config.targetDim) throw new SailError(`text embeddings are ${text.dim}-d but the head outputs ${head.config.targetDim}`);
+      o.onProgress?.(task, 'classes', 0, classNames.length);
+      const W = await buildClassifier(classNames, templates, text.embedTexts, text.dim);
+      const a = await labelledStoreEmbeddings(o.store, labelsFile, classNames, { modality: o.imageModality, head, threads: o.threads });
+      const m = await zeroShotEvaluate(a.embeddings, W, a.labels, a.dim, { threads: o.threads, classNames });
+      res.zeroshot = { ...m, source: `${o.store} (pre-encoded, labels ${labelsFile})`, templates: templates.length, classes: classNames.length };
     } else if (task === 'zeroshot') {
       const path = need(o.dataset, 'zeroshot needs --dataset');
       const ds = asClassification(await openEvalDataset(path, o), path);

@@ -5,10 +5,15 @@
 // 1 + the number of non-positive candidates whose score is >= the best positive score. A tie therefore
 // counts against the query: a model that gives every candidate the same score gets the worst rank, never
 // R@1 = 100%. Top-K lists are ordered by score descending, then candidate index ascending.
+//
+// NaN rule: embeddings with NaN/Inf are refused (SailError). A NaN score that still arises (overflow in
+// the product) is the worst score: it never beats another candidate, never enters a top-K list, and a
+// query whose positives all score NaN gets the worst rank.
 import { insertTopK } from '../util/top-k.js';
 import type * as ortTypes from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
+import { assertFiniteRows } from '../util/finite.js';
 import { SailError } from '../util/errors.js';
 
 /** Inputs of one similarity scan. All embeddings are row-major float32 and should be L2-normalised. */
@@ -87,7 +92,7 @@ export class BlockProduct {
   }
 }
 
-function checkInput(inp: ScanInput): { nq: number; nc: number } {
+export function checkInput(inp: ScanInput): { nq: number; nc: number } {
   const { dim } = inp;
   if (!Number.isInteger(dim) || dim < 1) throw new SailError(`similarity: dim must be a positive integer, got ${dim}`);
   if (inp.queries.length % dim !== 0) throw new SailError(`similarity: query buffer of ${inp.queries.length} values is not a multiple of dim ${dim}`);
@@ -101,11 +106,13 @@ function checkInput(inp: ScanInput): { nq: number; nc: number } {
   if (inp.columnRanks && !inp.queryGroup) throw new SailError('similarity: columnRanks needs queryGroup and candidateGroup');
   const k = inp.topK ?? 0;
   if (!Number.isInteger(k) || k < 0) throw new SailError(`similarity: topK must be a non-negative integer, got ${k}`);
+  assertFiniteRows(inp.queries, dim, 'similarity: query rows');
+  assertFiniteRows(inp.candidates, dim, 'similarity: candidate rows');
   return { nq, nc };
 }
 
 /** First position in an ascending list whose entry is >= lo (binary search). */
-function lowerBound(list: number[], lo: number): number {
+export function lowerBound(list: number[], lo: number): number {
   let a = 0;
   let b = list.length;
   while (a < b) {
@@ -117,7 +124,7 @@ function lowerBound(list: number[], lo: number): number {
 }
 
 /** Indices of each group in ascending order, for gathering positives. */
-function groupIndex(groups: Int32Array): Map<number, number[]> {
+export function groupIndex(groups: Int32Array): Map<number, number[]> {
   const m = new Map<number, number[]>();
   for (let c = 0; c < groups.length; c++) {
     const list = m.get(groups[c]);
@@ -250,9 +257,7 @@ async function columnBest(product: BlockProduct, inp: ScanInput, queriesByGroup:
     for (let r = 0; r < gathered.length; r++) a.set(inp.queries.subarray(gathered[r] * d, (gathered[r] + 1) * d), r * d);
     const s = await product.scores(a, gathered.length, inp.candidates.subarray(c0 * d, (c0 + bc) * d), bc);
     for (let j = 0; j < bc; j++) {
-      let m = -Infinity;
-      for (const q of lists[j]) m = Math.max(m, s[rowsOf.get(q)! * bc + j]);
-      colBest[c0 + j] = m;
+      colBest[c0 + j] = maxIgnoringNaN(lists[j], (q) => s[rowsOf.get(q)! * bc + j]);
     }
   }
 }
@@ -279,11 +284,17 @@ async function bestPositive(
   const p = new Float32Array(gathered.length * d);
   for (let j = 0; j < gathered.length; j++) p.set(inp.candidates.subarray(gathered[j] * d, (gathered[j] + 1) * d), j * d);
   const s = await product.scores(qBlock, bq, p, gathered.length);
-  for (let i = 0; i < bq; i++) {
-    let m = -Infinity;
-    for (const c of lists[i]) m = Math.max(m, s[i * gathered.length + cols.get(c)!]);
-    best[i] = m;
+  for (let i = 0; i < bq; i++) best[i] = maxIgnoringNaN(lists[i], (c) => s[i * gathered.length + cols.get(c)!]);
+}
+
+/** Best score over a list, NaN counting as the worst (all NaN: -Infinity, so the rank is the worst). */
+function maxIgnoringNaN(list: number[], score: (i: number) => number): number {
+  let m = -Infinity;
+  for (const i of list) {
+    const v = score(i);
+    if (v > m) m = v;
   }
+  return m;
 }
 
 /**
@@ -298,6 +309,35 @@ function pushTopK(s: Float32Array, row: number, bc: number, c0: number, idx: Int
     insertTopK(idx, sc, o, k, c0 + j, v);
     thr = sc[o + k - 1];
   }
+}
+
+/** Best positive score of every query (rows of `inp`), in query blocks of `qb`; groups required. */
+export async function bestRowPositives(inp: ScanInput, candidatesByGroup: Map<number, number[]>, qb: number, opts: SessionOptions = {}): Promise<Float32Array> {
+  const d = inp.dim;
+  const nq = inp.queries.length / d;
+  const best = new Float32Array(nq);
+  const product = await BlockProduct.create(d, opts);
+  try {
+    for (let q0 = 0; q0 < nq; q0 += qb) {
+      const bq = Math.min(qb, nq - q0);
+      await bestPositive(product, inp.queries.subarray(q0 * d, (q0 + bq) * d), bq, q0, inp, candidatesByGroup, best.subarray(q0, q0 + bq));
+    }
+  } finally {
+    await product.dispose();
+  }
+  return best;
+}
+
+/** Best positive query score of every candidate, in candidate blocks of `cb`; groups required. */
+export async function bestColumnPositives(inp: ScanInput, queriesByGroup: Map<number, number[]>, cb: number, opts: SessionOptions = {}): Promise<Float32Array> {
+  const colBest = new Float32Array(inp.candidates.length / inp.dim);
+  const product = await BlockProduct.create(inp.dim, opts);
+  try {
+    await columnBest(product, inp, queriesByGroup, cb, colBest);
+  } finally {
+    await product.dispose();
+  }
+  return colBest;
 }
 
 /** Dense similarity of small sets (A B^T, [rowsA, rowsB]) through the same Gemm kernel. */

@@ -1,6 +1,7 @@
 // Labelled embeddings from a pre-encoded store plus a labels file (one label per store row), for k-NN and
 // linear probes on backbone features (the DINO protocol is backbone-only) or on head outputs.
 import { promises as fs } from 'node:fs';
+import { assertHeadFitsStore } from '../head/check.js';
 import { openStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import { createHeadRunner } from '../head/runner.js';
@@ -36,6 +37,7 @@ export async function labelledStoreEmbeddings(
   try {
     if (names.length !== store.rows) throw new SailError(`${names.length} labels for a store of ${store.rows} rows`, { file: labelsFile });
     const mod = opts.modality ?? 'image';
+    if (applier) assertHeadFitsStore(applier.config, store, mod, 'vision');
     const inDim = store.dim(mod);
     const dim = applier ? applier.config.targetDim : inDim;
     const out = new Float32Array(store.rows * dim);

@@ -2,6 +2,7 @@
 // pre-encoded stores (what the training loop calls every K epochs).
 import type { ImageInput } from '../encoders/types.js';
 import type { Side } from '../head/config.js';
+import { assertHeadFitsStore } from '../head/check.js';
 import { openStore, type EmbeddingStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import { createHeadRunner, type HeadRunner } from '../head/runner.js';
@@ -9,6 +10,7 @@ import type { LoadedHead } from '../head/load.js';
 import {
   knnAccuracy, mmvpScores, retrievalMetrics, winogroundScores, type MmvpPair, type RetrievalMetrics,
 } from './metrics.js';
+import { rankScan } from './rank-blocks.js';
 import { l2NormalizeRows, scanSimilarity, type SimilarityOptions } from './similarity.js';
 
 /** Image embedding callback: images (paths or encoded bytes) -> embeddings [n, dim]. */
@@ -33,7 +35,7 @@ export async function evaluateRetrieval(
   const w = opts.normalized ? texts : l2NormalizeRows(texts, dim, new Float32Array(texts.length));
   const imageIds = Int32Array.from({ length: nImages }, (_, i) => i);
   // one product: rows give I2T ranks, columns T2I ranks
-  const r = await scanSimilarity({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText, columnRanks: true }, opts);
+  const r = await rankScan({ queries: v, candidates: w, dim, queryGroup: imageIds, candidateGroup: imageOfText }, opts);
   return retrievalMetrics(r.ranks!, r.columnRanks!, opts.ks ?? [1, 5, 10]);
 }
 
@@ -75,13 +77,20 @@ export async function evaluateRetrievalOnStores(storeOrDir: string | EmbeddingSt
   const store = typeof storeOrDir === 'string' ? await openStore(storeOrDir) : storeOrDir;
   const tStore = opts.textStore === undefined ? store : typeof opts.textStore === 'string' ? await openStore(opts.textStore) : opts.textStore;
   const ownHead = opts.head !== undefined && !('apply' in opts.head);
-  const head = opts.head === undefined ? undefined : 'apply' in opts.head ? opts.head : await createHeadRunner(opts.head, opts);
+  let head: HeadRunner | undefined;
   try {
+    head = opts.head === undefined ? undefined : 'apply' in opts.head ? opts.head : createHeadRunner(opts.head, opts);
+    const imageModality = opts.imageModality ?? 'image';
+    const mods = opts.textModalities ?? ['text'];
+    if (head) {
+      // before reading anything: rows of another width would be silently reinterpreted
+      assertHeadFitsStore(head.config, store, imageModality, 'vision');
+      for (const m of mods) assertHeadFitsStore(head.config, tStore, m, 'text');
+    }
     if (tStore.rows !== store.rows) throw new SailError(`text store has ${tStore.rows} rows, image store ${store.rows}: rows must be the same samples`, { file: tStore.dir });
     const rows = opts.rows ?? Uint32Array.from({ length: store.rows }, (_, i) => i);
     const block = opts.readBlock ?? 8192;
-    const img = await readSide(store, opts.imageModality ?? 'image', rows, block, head, 'vision');
-    const mods = opts.textModalities ?? ['text'];
+    const img = await readSide(store, imageModality, rows, block, head, 'vision');
     const parts: Float32Array[] = [];
     let dim = img.dim;
     for (const m of mods) {
@@ -102,7 +111,7 @@ export async function evaluateRetrievalOnStores(storeOrDir: string | EmbeddingSt
     // head outputs are already L2-normalised
     return await evaluateRetrieval(img.data, texts, dim, imageOfText, { ...opts, normalized: head !== undefined });
   } finally {
-    if (ownHead) await head!.dispose();
+    if (ownHead) await head?.dispose();
     if (typeof opts.textStore === 'string') await tStore.close();
     if (typeof storeOrDir === 'string') await store.close();
   }

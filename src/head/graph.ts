@@ -63,6 +63,11 @@ export interface HeadGraphOptions {
   anyRank?: boolean;
   /** Opset of the graph being built (fused export keeps the backbone's); below 17 LayerNorm is spelled out. */
   opset?: number;
+  /**
+   * Leave out the last Linear (`out` is then ''): a backward that is handed dL/dz needs only the
+   * intermediates, and the blocked training path saves that product when it recomputes a forward.
+   */
+  skipOutput?: boolean;
 }
 
 /**
@@ -119,7 +124,7 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
     const r = g.op('Clip', [h1, g.constF(0), g.constF(6)]);
     const c2 = g.op('Clip', [h2, lo, hi]);
     const a = g.op('Mul', [r, c2]);
-    const out = linear(a, `${m}.g.weight`, `${m}.g.bias`);
+    const out = opts.skipOutput ? '' : linear(a, `${m}.g.weight`, `${m}.g.bias`);
     return { out, xhat, y, h1, h2, c2, r, a };
   }
   if (cfg.type === 'mlp') {
@@ -127,10 +132,10 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
     // exact GELU 0.5 x (1 + erf(x / sqrt 2)); onnxruntime fuses this pattern into one kernel
     const e = g.op('Erf', [g.op('Mul', [h1, g.constF(Math.SQRT1_2)])]);
     const a = g.op('Mul', [g.op('Mul', [h1, g.constF(0.5)]), g.op('Add', [e, g.constF(1)])]);
-    const out = linear(a, `${m}.proj.2.weight`, `${m}.proj.2.bias`);
+    const out = opts.skipOutput ? '' : linear(a, `${m}.proj.2.weight`, `${m}.proj.2.bias`);
     return { out, xhat, y, h1, a };
   }
-  const out = linear(y, `${m}.weight`, `${m}.bias`);
+  const out = opts.skipOutput ? '' : linear(y, `${m}.weight`, `${m}.bias`);
   return { out, xhat, y };
 }
 

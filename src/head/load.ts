@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { assertFiniteParams } from './check.js';
 import { defaultHeadConfig, paramSpecs, type HeadConfig, type HeadType, type ParamSet } from './config.js';
 import { readSafetensors, type NamedTensor } from './safetensors.js';
 
@@ -147,7 +148,9 @@ export async function loadHead(path: string, opts: Omit<HeadTensorOptions, 'file
     : metaConfig !== undefined
       ? parseConfig(metaConfig, file)
       : inferHeadConfig(new Map(tensors.map((t) => [stripName(t.name), t.shape])), file);
-  return { config, params: paramsFromTensors(config, tensors, { ...opts, file }) };
+  const params = paramsFromTensors(config, tensors, { ...opts, file });
+  assertFiniteParams(params, file);
+  return { config, params };
 }
 
 /**

@@ -4,6 +4,7 @@
 import type * as ortTypes from 'onnxruntime-node';
 import { createSession, f32, type SessionOptions } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
+import { assertFiniteParams } from './check.js';
 import type { HeadConfig, Side } from './config.js';
 import { sideDim } from './graph.js';
 import type { LoadedHead } from './load.js';
@@ -29,6 +30,8 @@ export interface HeadRunner {
  * with width factor 8 are 3 x 128 MiB of hidden activations).
  */
 export function createHeadRunner(head: LoadedHead, opts: SessionOptions & { blockRows?: number } = {}): HeadRunner {
+  // NaN/Inf weights would give NaN scores that rank as anything: refused before any use
+  assertFiniteParams(head.params);
   const sessions = new Map<Side, Promise<ortTypes.InferenceSession>>();
   const block = Math.max(1, opts.blockRows ?? 1024);
   const cfg = head.config;

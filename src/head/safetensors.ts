@@ -1,7 +1,7 @@
 // safetensors I/O: bounded JSON header, validated offsets; writes F32, reads F32/F16/BF16 as float32.
 import { promises as fs } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { writeFileAtomicWith } from '../util/atomic.js';
 import { float16ToFloat32 } from '../util/fp16.js';
 
 /** A named float32 tensor. */
@@ -130,18 +130,11 @@ export async function writeSafetensors(path: string, tensors: NamedTensor[], met
   const hbytes = Buffer.from(json, 'utf8');
   const pre = Buffer.alloc(8);
   pre.writeBigUInt64LE(BigInt(hbytes.length));
-  await fs.mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await fs.open(tmp, 'w');
-  try {
-    // writeFile continues at the current position and loops over partial writes; tensor by tensor,
-    // so a large head is never copied into one buffer
+  // writeFile continues at the current position and loops over partial writes; tensor by tensor,
+  // so a large head is never copied into one buffer
+  await writeFileAtomicWith(path, async (fh) => {
     await fh.writeFile(pre);
     await fh.writeFile(hbytes);
     for (const t of tensors) await fh.writeFile(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, path);
+  });
 }

@@ -3,6 +3,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
+import { assertFiniteParams } from '../head/check.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { fuseBackboneWithHead, type Pooling } from './fuse.js';
 import { buildHeadSideModel, HEAD_OUTPUT, HEAD_OUTPUT_RAW } from '../head/side-model.js';
@@ -52,6 +53,7 @@ const headOutputs = { normalized: HEAD_OUTPUT, unnormalized: HEAD_OUTPUT_RAW };
  */
 export async function exportModel(head: string | LoadedHead, opts: ExportOptions): Promise<ExportManifest> {
   const { config, params } = typeof head === 'string' ? await loadHead(head) : head;
+  assertFiniteParams(params);
   const { scale, bias } = logitScaleBias(params);
   const out = opts.outDir;
   await writeFileAtomic(join(out, 'image_head.onnx'), buildHeadSideModel(config, params, 'vision'));

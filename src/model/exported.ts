@@ -68,6 +68,27 @@ export class ExportedModel {
   }
 }
 
+/**
+ * Run both exported head graphs once (a fixed ramp row through each) on the session options' device and
+ * check the outputs are unit-length rows: a model that cannot load or run there fails here, at export.
+ */
+export async function checkExport(dir: string, opts: SessionOptions = {}): Promise<void> {
+  const model = loadExportedModel(dir, opts);
+  try {
+    for (const side of ['image', 'text'] as const) {
+      const d = model.manifest[side].head.inputDim;
+      const out = await model.encodeFeatures(side, Float32Array.from({ length: d }, (_, i) => Math.sin(i + 1)));
+      let ss = 0;
+      for (const v of out) ss += v * v;
+      if (out.length !== model.manifest.dim || !(Math.abs(ss - 1) < 1e-3)) {
+        throw new SailError(`export check: ${model.manifest[side].head.file} gave ${out.length} values with squared norm ${ss}, expected ${model.manifest.dim} with norm 1`, { file: dir });
+      }
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
 /** Load an export folder written by `sail export` (its manifest and file names checked, see readExport). */
 export function loadExportedModel(dir: string, opts: SessionOptions = {}): ExportedModel {
   const { manifest, files } = readExport(dir);

@@ -2,6 +2,7 @@
 import type { ImageEncoder, ImageInput, TextEncoder } from '../encoders/types.js';
 import type { HeadConfig, ParamSet, Side } from '../head/config.js';
 import { SailError } from '../util/errors.js';
+import { assertFiniteRows } from '../util/finite.js';
 import { loadHead, logitScaleBias, type LoadedHead } from '../head/load.js';
 import { createHeadRunner, type HeadRunner } from '../head/runner.js';
 import { cosineMatrix, sigmoid, softmaxRows } from '../util/vectors.js';
@@ -30,6 +31,16 @@ export interface ZeroShotOptions {
   mode?: 'sigmoid' | 'softmax';
   /** Prompt templates with `{}` or `{c}` for the label; embeddings are averaged over templates. Default ['a photo of a {}.']. */
   templates?: string[];
+}
+
+/**
+ * Pre-computed backbone features with their width stated, so a matrix of another backbone is refused
+ * instead of being read as rows of the head's width. A bare Float32Array is taken as [n, head input width].
+ */
+export interface FeatureRows {
+  data: Float32Array;
+  /** Width of each row. */
+  dim: number;
 }
 
 /** Per-patch aligned tokens of a batch of images: data is [n, patches, dim] row-major. */
@@ -71,30 +82,35 @@ export class SailModel {
     return this.config.targetDim;
   }
 
-  private runHead(side: Side, features: Float32Array, normalize: boolean): Promise<Float32Array> {
+  private async runHead(side: Side, input: Float32Array | FeatureRows, normalize: boolean): Promise<Float32Array> {
+    const d = side === 'vision' ? this.config.visionDim : this.config.textDim;
+    const features = input instanceof Float32Array ? input : input.data;
+    if (!(input instanceof Float32Array) && input.dim !== d) throw new SailError(`${side} features are ${input.dim}-d but the head expects ${d}-d inputs`);
+    if (features.length % d !== 0) throw new SailError(`${side} features have ${features.length} values, not a multiple of the head input width ${d}`);
+    assertFiniteRows(features, d, `${side} features`);
     return this.runner.apply(side, features, undefined, { normalize });
   }
 
-  /** Head of pre-computed image backbone features [n, visionDim] -> [n, dim]. */
-  encodeImageFeatures(features: Float32Array, opts: EncodeOptions = {}): Promise<Float32Array> {
+  /** Head of pre-computed image backbone features [n, visionDim] -> [n, dim]; pass {data, dim} to have the width checked. */
+  encodeImageFeatures(features: Float32Array | FeatureRows, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('vision', features, opts.normalize ?? true);
   }
 
-  /** Head of pre-computed text backbone features [n, textDim] -> [n, dim]. */
-  encodeTextFeatures(features: Float32Array, opts: EncodeOptions = {}): Promise<Float32Array> {
+  /** Head of pre-computed text backbone features [n, textDim] -> [n, dim]; pass {data, dim} to have the width checked. */
+  encodeTextFeatures(features: Float32Array | FeatureRows, opts: EncodeOptions = {}): Promise<Float32Array> {
     return this.runHead('text', features, opts.normalize ?? true);
   }
 
   /** Images (paths or encoded bytes) -> aligned embeddings [n, dim]. */
   async encodeImage(images: ImageInput[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.vision) throw new SailError('this model has no image backbone (pass visionModel to createModel)');
-    return this.encodeImageFeatures(await this.vision.encode(images), opts);
+    return this.encodeImageFeatures({ data: await this.vision.encode(images), dim: this.vision.dim }, opts);
   }
 
   /** Texts -> aligned embeddings [n, dim]. */
   async encodeText(texts: string[], opts: EncodeOptions = {}): Promise<Float32Array> {
     if (!this.text) throw new SailError('this model has no text backbone (pass textModel to createModel)');
-    return this.encodeTextFeatures(await this.text.encode(texts), opts);
+    return this.encodeTextFeatures({ data: await this.text.encode(texts), dim: this.text.dim }, opts);
   }
 
   /**

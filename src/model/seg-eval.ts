@@ -4,7 +4,7 @@ import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { SailError } from '../util/errors.js';
 import type { SailModel } from './model.js';
-import { parseClasses, segmentImage } from './segment.js';
+import { parseClasses, segmentImage, type SlideOptions } from './segment.js';
 
 /** Accumulate a [C, C] confusion matrix (rows = ground truth, columns = prediction); `ignore` pixels skipped. */
 export function accumulateConfusion(conf: Float64Array, pred: ArrayLike<number>, gt: ArrayLike<number>, C: number, ignore = 255): Float64Array {
@@ -63,7 +63,7 @@ export interface SegEvalResult {
  * DIR/classes.txt (one class per line, optional comma-separated synonyms). Predictions are made at the
  * mask's size.
  */
-export async function evaluateSegmentation(model: SailModel, dir: string, opts: { templates?: string[]; ignoreIndex?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<SegEvalResult> {
+export async function evaluateSegmentation(model: SailModel, dir: string, opts: { templates?: string[]; ignoreIndex?: number; slide?: Partial<SlideOptions>; onProgress?: (done: number, total: number) => void } = {}): Promise<SegEvalResult> {
   const classesFile = join(dir, 'classes.txt');
   if (!existsSync(classesFile)) throw new SailError('classes.txt not found', { file: classesFile });
   const classes = parseClasses(readFileSync(classesFile, 'utf8'));
@@ -77,7 +77,7 @@ export async function evaluateSegmentation(model: SailModel, dir: string, opts: 
     const maskFile = join(dir, 'masks', basename(f, extname(f)) + '.png');
     if (!existsSync(maskFile)) throw new SailError(`no mask for image ${f}`, { file: maskFile });
     const mask = await readMask(maskFile);
-    const pred = await segmentImage(model, join(imagesDir, f), classes, { templates: opts.templates, size: { width: mask.width, height: mask.height } });
+    const pred = await segmentImage(model, join(imagesDir, f), classes, { templates: opts.templates, slide: opts.slide, size: { width: mask.width, height: mask.height } });
     try {
       accumulateConfusion(conf, pred.labels, mask.data, C, opts.ignoreIndex ?? 255);
     } catch (e) {

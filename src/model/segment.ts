@@ -76,22 +76,137 @@ export function parseClasses(text: string): string[][] {
 }
 
 /**
- * Segment one image into `classes` (each a list of synonyms). The patch grid is upsampled to `size`
- * (default: the image's own size), which assumes the backbone's patch grid covers the whole image.
+ * Sliding-window settings of the original's segmentation (sail-method.md 9.6, mmseg `slide` mode): resize
+ * keeping the aspect ratio to scale (2048, 448), i.e. short side 448 unless the long side would pass 2048,
+ * then 448 px windows at stride 224, averaging the logits where windows overlap.
  */
-export async function segmentImage(model: SailModel, image: ImageInput, classes: (string | string[])[], opts: { templates?: string[]; size?: { width: number; height: number } } = {}): Promise<LabelMap> {
+export interface SlideOptions {
+  /** Window side in pixels (default 448). */
+  window: number;
+  /** Step between windows (default 224). */
+  stride: number;
+  /** Resize so the short side is this long first (default 448; 0 keeps the image size). */
+  shortSide: number;
+  /** ...unless the long side would exceed this (default 2048). */
+  maxLongSide: number;
+}
+
+/** The original's defaults. */
+export const SLIDE_DEFAULTS: SlideOptions = { window: 448, stride: 224, shortSide: 448, maxLongSide: 2048 };
+
+/** A window of the sliding grid: top-left corner and size in pixels. */
+export interface Window {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The window grid of mmseg's slide inference: ceil((size - window) / stride) + 1 positions per axis, the
+ * last one shifted back to end at the border; windows never exceed the image (small images get one).
+ */
+export function slidingWindows(width: number, height: number, window: number, stride: number): Window[] {
+  if (!(Number.isInteger(window) && window > 0 && Number.isInteger(stride) && stride > 0)) throw new SailError(`window and stride must be positive integers, got ${window} and ${stride}`);
+  const grid = (size: number) => Math.max(size - window + stride - 1, 0) / stride + 1;
+  const out: Window[] = [];
+  for (let gy = 0; gy < Math.floor(grid(height)); gy++) {
+    for (let gx = 0; gx < Math.floor(grid(width)); gx++) {
+      const y2 = Math.min(gy * stride + window, height);
+      const x2 = Math.min(gx * stride + window, width);
+      const y = Math.max(y2 - window, 0);
+      const x = Math.max(x2 - window, 0);
+      out.push({ x, y, width: x2 - x, height: y2 - y });
+    }
+  }
+  return out;
+}
+
+/** Argmax over queries of per-query score maps [Q, n]; a class scores the max over its queries. */
+function argmaxLabels(scores: Float32Array, nQueries: number, n: number, classOf: ArrayLike<number>): Uint16Array {
+  const labels = new Uint16Array(n);
+  const best = new Float32Array(n).fill(-Infinity);
+  for (let q = 0; q < nQueries; q++) {
+    for (let i = 0; i < n; i++) {
+      const v = scores[q * n + i];
+      if (v > best[i]) {
+        best[i] = v;
+        labels[i] = classOf[q];
+      }
+    }
+  }
+  return labels;
+}
+
+async function imageSize(image: ImageInput): Promise<{ width: number; height: number }> {
+  const meta = await sharp(image).metadata().catch(() => undefined);
+  if (!meta?.width || !meta.height) throw new SailError('cannot read the image size', { file: typeof image === 'string' ? image : undefined });
+  return { width: meta.width, height: meta.height };
+}
+
+/**
+ * Sliding-window segmentation scores [Q, H, W] at the (resized) working size: each window goes through
+ * the backbone on its own, its patch cosines are upsampled to the window, and overlapping windows are
+ * averaged (the original's slide inference).
+ */
+async function slideScores(model: SailModel, image: ImageInput, queries: Float32Array, d: number, o: SlideOptions): Promise<{ scores: Float32Array; width: number; height: number }> {
+  const size = await imageSize(image);
+  let { width, height } = size;
+  if (o.shortSide > 0) {
+    const s = Math.min(o.maxLongSide / Math.max(width, height), o.shortSide / Math.min(width, height));
+    width = Math.max(1, Math.round(width * s));
+    height = Math.max(1, Math.round(height * s));
+  }
+  const resized = await sharp(image).resize(width, height, { fit: 'fill' }).removeAlpha().png().toBuffer();
+  const Q = queries.length / d;
+  const n = width * height;
+  const scores = new Float32Array(Q * n);
+  const count = new Uint16Array(n);
+  for (const w of slidingWindows(width, height, o.window, o.stride)) {
+    const crop = await sharp(resized).extract({ left: w.x, top: w.y, width: w.width, height: w.height }).png().toBuffer();
+    const p = await model.encodeImagePatches([crop]);
+    const [gh, gw] = p.grid;
+    const cos = new Float32Array(gh * gw);
+    for (let q = 0; q < Q; q++) {
+      for (let k = 0; k < gh * gw; k++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += p.data[k * d + j] * queries[q * d + j];
+        cos[k] = s;
+      }
+      const up = bilinearUpsample(cos, gh, gw, w.height, w.width);
+      for (let y = 0; y < w.height; y++) {
+        const row = q * n + (w.y + y) * width + w.x;
+        for (let x = 0; x < w.width; x++) scores[row + x] += up[y * w.width + x];
+      }
+    }
+    for (let y = 0; y < w.height; y++) for (let x = 0; x < w.width; x++) count[(w.y + y) * width + w.x + x]++;
+  }
+  for (let q = 0; q < Q; q++) for (let i = 0; i < n; i++) scores[q * n + i] /= count[i];
+  return { scores, width, height };
+}
+
+/**
+ * Segment one image into `classes` (each a list of synonyms). Without `slide`, the backbone sees the whole
+ * image once and its patch grid is upsampled to `size` (default: the image's own size). With `slide` (the
+ * original's protocol, {@link SLIDE_DEFAULTS}), windows are encoded one by one and their scores averaged
+ * where they overlap, then upsampled to `size`.
+ */
+export async function segmentImage(model: SailModel, image: ImageInput, classes: (string | string[])[], opts: { templates?: string[]; size?: { width: number; height: number }; slide?: Partial<SlideOptions> } = {}): Promise<LabelMap> {
   const groups = classes.map((c) => (Array.isArray(c) ? c : [c]));
   const names = groups.flat();
   const classOf = groups.flatMap((g, i) => g.map(() => i));
   const queries = await model.labelEmbeddings(names, opts.templates);
-  const p = await model.encodeImagePatches([image]);
-  let size = opts.size;
-  if (!size) {
-    const meta = await sharp(image).metadata().catch(() => undefined);
-    if (!meta?.width || !meta.height) throw new SailError('cannot read the image size', { file: typeof image === 'string' ? image : undefined });
-    size = { width: meta.width, height: meta.height };
+  if (opts.slide) {
+    const size = opts.size ?? (await imageSize(image));
+    const r = await slideScores(model, image, queries, model.dim, { ...SLIDE_DEFAULTS, ...opts.slide });
+    const Q = names.length;
+    const n = size.width * size.height;
+    const up = new Float32Array(Q * n);
+    for (let q = 0; q < Q; q++) up.set(bilinearUpsample(r.scores.subarray(q * r.width * r.height, (q + 1) * r.width * r.height), r.height, r.width, size.height, size.width), q * n);
+    return { labels: argmaxLabels(up, Q, n, classOf), width: size.width, height: size.height };
   }
-  return segmentPatches(p.data, p.grid, queries, p.dim, size, classOf);
+  const p = await model.encodeImagePatches([image]);
+  return segmentPatches(p.data, p.grid, queries, p.dim, opts.size ?? (await imageSize(image)), classOf);
 }
 
 /** A fixed colour per class (the Pascal VOC bit-interleaved palette). */

@@ -27,7 +27,8 @@ export interface StoreManifest {
 /** `part-XXXXX.json`: written last, so its presence marks the part complete. */
 export interface PartInfo {
   rows: number;
-  files: Record<string, { file: string; sha256: string }>;
+  /** Per modality: data file, its checksum, and (recorded since format checks began) its dim and dtype. */
+  files: Record<string, { file: string; sha256: string; dim?: number; dtype?: StoreDtype }>;
 }
 
 export const MANIFEST = 'manifest.json';
@@ -108,8 +109,10 @@ export function validatePartInfo(value: unknown, file: string, modalities: strin
   if (typeof p.files !== 'object' || p.files === null) bad('"files" missing');
   const files = p.files as Record<string, unknown>;
   for (const name of modalities) {
-    const f = files[name] as Record<string, unknown> | undefined;
+    const f = (Object.hasOwn(files, name) ? files[name] : undefined) as Record<string, unknown> | undefined;
     if (!f || typeof f.file !== 'string' || typeof f.sha256 !== 'string') bad(`no file entry for modality ${name}`);
+    if (f!.dim !== undefined && !isPosInt(f!.dim)) bad(`modality ${name}: "dim" must be a positive integer`);
+    if (f!.dtype !== undefined && f!.dtype !== 'float16' && f!.dtype !== 'float32') bad(`modality ${name}: dtype ${JSON.stringify(f!.dtype)} (float16|float32)`);
     // file names are joined to the store folder: never let them escape it
     if (!/^[A-Za-z0-9_.-]+$/.test(f!.file as string) || (f!.file as string).startsWith('.')) bad(`unsafe file name ${JSON.stringify(f!.file)}`);
   }

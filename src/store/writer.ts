@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
-import { float32ToFloat16 } from '../util/fp16.js';
+import { FLOAT16_MAX, float32ToFloat16 } from '../util/fp16.js';
 import {
   MANIFEST, checkModalityName, dtypeBytes, dtypeExt, partName, readJsonFile, validatePartInfo,
   type ModalitySpec, type PartInfo, type StoreManifest,
@@ -52,15 +52,20 @@ export async function createStoreWriter(dir: string, opts: StoreWriterOptions): 
       if (!Number.isInteger(index) || index < 0 || index > 99999) throw new SailError(`part index ${index} out of range 0..99999`, { file: dir });
       let rows = -1;
       for (const m of opts.modalities) {
-        const data = rowsByModality[m.name];
+        const data = Object.hasOwn(rowsByModality, m.name) ? rowsByModality[m.name] : undefined;
         if (!data) throw new SailError(`part ${index}: no rows given for modality ${m.name}`, { file: dir });
         if (data.length % m.dim !== 0) throw new SailError(`part ${index}: ${m.name} has ${data.length} values, not a multiple of dim ${m.dim}`, { file: dir });
         const n = data.length / m.dim;
         if (rows >= 0 && n !== rows) throw new SailError(`part ${index}: ${m.name} has ${n} rows but other modalities have ${rows}`, { file: dir });
         rows = n;
+        const limit = m.dtype === 'float16' ? FLOAT16_MAX : Infinity;
         for (let i = 0; i < data.length; i++) {
           if (!Number.isFinite(data[i])) {
             throw new SailError(`part ${index}: ${m.name} value is ${data[i]} (NaN/Inf not allowed)`, { file: dir, row: Math.floor(i / m.dim) });
+          }
+          // float16 would store it as Inf
+          if (Math.abs(data[i]) > limit) {
+            throw new SailError(`part ${index}: ${m.name} value ${data[i]} is outside the float16 range (|x| <= ${FLOAT16_MAX}); store it as float32`, { file: dir, row: Math.floor(i / m.dim) });
           }
         }
       }
@@ -75,7 +80,7 @@ export async function createStoreWriter(dir: string, opts: StoreWriterOptions): 
           : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         const file = `${partName(index)}.${m.name}.${dtypeExt(m.dtype)}`;
         await writeFileAtomic(join(dir, file), bytes);
-        info.files[m.name] = { file, sha256: createHash('sha256').update(bytes).digest('hex') };
+        info.files[m.name] = { file, sha256: createHash('sha256').update(bytes).digest('hex'), dim: m.dim, dtype: m.dtype };
       }
       await writeJsonAtomic(partJson(index), info);
       return info;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { HeadConfig, ParamSet } from '../head/config.js';
 import { readSafetensors, writeSafetensors } from '../head/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { SailError } from '../util/errors.js';
+import { SailError, writeFailure } from '../util/errors.js';
 import type { Optimizer } from './optimizer.js';
 import type { Schedule } from './schedule.js';
 
@@ -72,12 +72,18 @@ export async function saveCheckpoint(
 ): Promise<string> {
   await fs.mkdir(outDir, { recursive: true });
   const fresh = join(outDir, `${NEW_PREFIX}${process.pid}`);
-  await fs.rm(fresh, { recursive: true, force: true });
-  await fs.mkdir(fresh);
-  await saveHead(join(fresh, 'head.safetensors'), ck.params, ck.config.head);
-  await writeJsonAtomic(join(fresh, 'config.json'), ck.config);
-  await writeSafetensors(join(fresh, 'optimizer.safetensors'), ck.optimizer.stateTensors(), { kind: ck.optimizer.kind, steps: String(ck.optimizer.steps) });
-  await writeJsonAtomic(join(fresh, 'state.json'), ck.state);
+  try {
+    await fs.rm(fresh, { recursive: true, force: true });
+    await fs.mkdir(fresh);
+    await saveHead(join(fresh, 'head.safetensors'), ck.params, ck.config.head);
+    await writeJsonAtomic(join(fresh, 'config.json'), ck.config);
+    await writeSafetensors(join(fresh, 'optimizer.safetensors'), ck.optimizer.stateTensors(), { kind: ck.optimizer.kind, steps: String(ck.optimizer.steps) });
+    await writeJsonAtomic(join(fresh, 'state.json'), ck.state);
+  } catch (err) {
+    // e.g. a full disk: drop the half-written folder; the previous checkpoint was never touched
+    await fs.rm(fresh, { recursive: true, force: true }).catch(() => undefined);
+    throw writeFailure(err, fresh);
+  }
   const cur = join(outDir, CHECKPOINT_DIR);
   const old = join(outDir, OLD_DIR);
   await removeCheckpointDir(old);

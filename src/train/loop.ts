@@ -1,87 +1,28 @@
-// The training loop: shuffled batches from the store -> engine.step -> optimizer -> clamp, with a
-// JSONL metrics log and resumable checkpoints (a resumed run is bit-identical to an uninterrupted one).
-import { loadHeadInto, paramsFromTensors } from '../head/load.js';
-import { TRAIN_DEFAULTS } from './defaults.js';
+// The training loop, read top to bottom like a training script: plan the run, restore or initialise
+// the head and optimizer, then for each step read a batch, step, log, validate when due and checkpoint
+// when due. A resumed run is bit-identical to an uninterrupted one.
 import { existsSync, promises as fs } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { defaultHeadConfig, type HeadConfig, type HeadType, type ParamSet } from '../head/config.js';
+import { join } from 'node:path';
+import type { ParamSet } from '../head/config.js';
 import { clampLogitScale, initParams } from '../head/init.js';
+import { loadHeadInto, paramsFromTensors } from '../head/load.js';
 import { openStore } from '../store/reader.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { appendText, writeFileAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import {
-  CHECKPOINT_DIR, loadLatestCheckpoint, saveCheckpoint, type CheckpointConfig, type TrainState,
-} from './checkpoint.js';
-import type { Batch, EngineOptions, LossType, TrainEngine } from './engine-types.js';
-import { adamwDecayMask, createOptimizer, type OptimizerKind } from './optimizer.js';
-import { lrAt, makeSchedule } from './schedule.js';
+import { CHECKPOINT_DIR, loadLatestCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import type { Batch, StepResult, TrainEngine } from './engine-types.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
+import { adamwDecayMask, createOptimizer, type Optimizer } from './optimizer.js';
+import { checkResumable, planRun, type RunPlan, type StepMetrics, type TrainLoopOptions } from './plan.js';
+import { EpochSampler } from './sampler.js';
+import { lrAt } from './schedule.js';
 
-/** One line of `OUT/train.jsonl`. */
-export interface StepMetrics {
-  /** Completed steps (1-based: the first step logs 1). */
-  step: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  positive: number;
-  negative: number;
-  extra?: number;
-  /** Effective logit scale exp(s) after the step. */
-  scale: number;
-  bias: number;
-  pairsPerSec: number;
-}
-
-export interface TrainProgress extends StepMetrics {
-  totalSteps: number;
-}
-
-export interface TrainLoopOptions {
-  storeDir: string;
-  outDir: string;
-  /** Builds the engine once the head config (which depends on the store's widths) is known. */
-  createEngine: (opts: EngineOptions) => Promise<TrainEngine>;
-  head?: { type?: HeadType; widthFactor?: number; targetDim?: number; logitScaleInit?: number; logitBiasInit?: number };
-  loss?: LossType;
-  optimizer?: OptimizerKind;
-  lr: number;
-  weightDecay: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  batchSize: number;
-  /** Total steps; otherwise `epochs` full passes (drop_last; default TRAIN_DEFAULTS.epochs). */
-  steps?: number;
-  epochs?: number;
-  warmupSteps?: number;
-  seed?: number;
-  shuffle?: boolean;
-  /** Modality name of extra positive captions (SigLIP only). */
-  extraText?: string;
-  imageModality?: string;
-  textModality?: string;
-  /** Safetensors head to start from (ignored when resuming from a checkpoint). */
-  initFile?: string;
-  /** Continue from OUT/checkpoint if there is one. */
-  resume?: boolean;
-  /** Checkpoint every K steps (0: only at the end; default TRAIN_DEFAULTS.checkpointEvery). */
-  checkpointEvery?: number;
-  threads?: number;
-  executionProviders?: string[];
-  onProgress?: (p: TrainProgress) => void;
-  /**
-   * Validation every `everyEpochs` epochs (and after the last step): `run` gets the current head and
-   * returns metrics, which are appended to `OUT/val.jsonl` with the step and epoch. Training does not
-   * depend on evaluation code: the caller supplies it (the CLI uses eval's retrieval on stores).
-   */
-  validate?: { everyEpochs: number; run: (head: { config: HeadConfig; params: ParamSet }, at: { step: number; epoch: number }) => Promise<Record<string, unknown>> };
-  /** Stop early (after the current step), saving a checkpoint. */
-  signal?: AbortSignal;
-}
+export type { StepMetrics, TrainLoopOptions, TrainProgress } from './plan.js';
+export { epochRng } from './sampler.js';
 
 export interface TrainSummary {
-  head: HeadConfig;
+  head: RunPlan['head'];
   steps: number;
   totalSteps: number;
   epochs: number;
@@ -96,167 +37,60 @@ export interface TrainSummary {
   log: string;
 }
 
-/** Seed of the shuffle for one epoch: derived from (seed, epoch) alone so any epoch can be replayed. */
-export function epochRng(seed: number, epoch: number): Rng {
-  return new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
+/** Where a run stands: the head, its optimizer and the counters a checkpoint records. */
+interface RunState {
+  params: ParamSet;
+  optimizer: Optimizer;
+  /** Completed steps. */
+  step: number;
+  startStep: number;
+  pairsSeen: number;
+  /** Training seconds of earlier calls (resumes). */
+  secondsBefore: number;
 }
 
 /** Run (or resume) training. Library code: no printing; progress goes through `onProgress`. */
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
-  const imageMod = o.imageModality ?? 'image';
-  const textMod = o.textModality ?? 'text';
-  const loss: LossType = o.loss ?? TRAIN_DEFAULTS.loss;
-  const optKind: OptimizerKind = o.optimizer ?? TRAIN_DEFAULTS.optimizer;
-  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
-  const shuffle = o.shuffle ?? true;
-  const B = o.batchSize;
   const store = await openStore(o.storeDir);
   let engine: TrainEngine | undefined;
   try {
-    const mods = store.modalities();
-    for (const m of [imageMod, textMod, ...(o.extraText ? [o.extraText] : [])]) {
-      if (!mods.includes(m)) throw new SailError(`store has no modality ${m} (it has ${mods.join(', ')})`, { file: store.dir });
-    }
-    if (o.extraText && store.dim(o.extraText) !== store.dim(textMod)) {
-      throw new SailError(`extra-text modality ${o.extraText} has dim ${store.dim(o.extraText)}, text has ${store.dim(textMod)}`, { file: store.dir });
-    }
-    if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new SailError(`weight decay must be a finite number >= 0, got ${o.weightDecay}`);
-    if (!Number.isInteger(B) || B < 2) throw new SailError(`batch size must be an integer >= 2, got ${B}`);
-    if (store.rows < B) throw new SailError(`store has ${store.rows} rows, fewer than the batch size ${B}`, { file: store.dir });
-    const stepsPerEpoch = Math.floor(store.rows / B);
-    let totalSteps: number;
-    if (o.steps !== undefined) totalSteps = o.steps;
-    else totalSteps = stepsPerEpoch * (o.epochs ?? TRAIN_DEFAULTS.epochs);
-    if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new SailError(`number of steps must be a positive integer, got ${totalSteps}`);
-    const epochs = Math.ceil(totalSteps / stepsPerEpoch);
-    const schedule = makeSchedule(o.lr, totalSteps, o.warmupSteps);
-    const head: HeadConfig = {
-      ...defaultHeadConfig,
-      ...Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined)),
-      visionDim: store.dim(imageMod),
-      textDim: store.dim(textMod),
-      ...(store.model(imageMod) ? { visionModel: store.model(imageMod) } : {}),
-      ...(store.model(textMod) ? { textModel: store.model(textMod) } : {}),
-    };
-    const useExtra = loss === 'siglip' && o.extraText !== undefined;
-    const config: CheckpointConfig = {
-      head, loss,
-      optimizer: { kind: optKind, lr: o.lr, weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps },
-      batchSize: B, totalSteps, epochs, warmupSteps: schedule.warmup, seed, shuffle,
-      store: resolve(o.storeDir),
-      modalities: { image: imageMod, text: textMod, ...(useExtra ? { extraText: o.extraText } : {}) },
-      storeRows: store.rows,
-    };
-
-    // Parameters and optimizer: from the checkpoint, from --init, or fresh.
-    const ckPath = join(o.outDir, CHECKPOINT_DIR);
+    if (o.verifyStore) await store.verify();
+    const plan = planRun(o, store);
+    await o.validate?.check?.(plan.head);
+    const run = await restoreOrInit(o, plan);
+    engine = await o.createEngine({ head: plan.head, loss: plan.loss, threads: o.threads, executionProviders: o.executionProviders });
+    const sampler = new EpochSampler(store, plan);
     const logPath = join(o.outDir, 'train.jsonl');
-    const valLogPath = join(o.outDir, 'val.jsonl');
-    const existing = await loadLatestCheckpoint(o.outDir);
-    if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
-    let params: ParamSet;
-    if (existing) {
-      checkResumable(existing.config, config, existing.dir);
-      params = paramsFromTensors(head, existing.params, { strict: true, file: join(existing.dir, 'head.safetensors') });
-    } else if (o.initFile) params = await loadHeadInto(o.initFile, head);
-    else params = initParams(head, new Rng(seed));
-    const optimizer = createOptimizer(optKind, params, { weightDecay: o.weightDecay, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, adamwDecayMask(head));
-    let startStep = 0;
-    let pairsSeen = 0;
-    let secondsBefore = 0;
-    if (existing) {
-      optimizer.load(existing.optimizer, existing.state.optimizerSteps, join(existing.dir, 'optimizer.safetensors'));
-      startStep = existing.state.step;
-      pairsSeen = existing.state.pairsSeen;
-      secondsBefore = existing.state.seconds;
-      await truncateLog(logPath, startStep);
-      await truncateLog(valLogPath, startStep);
-    } else {
-      await fs.mkdir(o.outDir, { recursive: true });
-      await fs.rm(logPath, { force: true });
-    }
-
-    engine = await o.createEngine({ head, loss, threads: o.threads, executionProviders: o.executionProviders });
-
-    // Batches: the permutation of epoch e depends only on (seed, e), so a resumed run replays it exactly.
-    let permEpoch = -1;
-    let perm: Uint32Array = new Uint32Array(0);
-    let rngState: number[] = [];
-    const indicesFor = (g: number): Uint32Array => {
-      const e = Math.floor(g / stepsPerEpoch);
-      if (e !== permEpoch) {
-        if (shuffle) {
-          const rng = epochRng(seed, e);
-          perm = rng.permutation(store.rows);
-          rngState = rng.state();
-        } else {
-          perm = new Uint32Array(stepsPerEpoch * B);
-          for (let i = 0; i < perm.length; i++) perm[i] = i;
-        }
-        permEpoch = e;
-      }
-      const i = g % stepsPerEpoch;
-      return perm.slice(i * B, (i + 1) * B);
-    };
-    const readBatch = async (g: number): Promise<Batch> => {
-      const idx = indicesFor(g);
-      const [image, text, extraText] = await Promise.all([
-        store.readRows(imageMod, idx),
-        store.readRows(textMod, idx),
-        useExtra ? store.readRows(o.extraText!, idx) : Promise.resolve(undefined),
-      ]);
-      return { n: B, image, text, ...(extraText ? { extraText } : {}) };
-    };
-
-    const every = o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
-    const state = (step: number, seconds: number): TrainState => ({
-      version: 1, step, epoch: Math.floor(step / stepsPerEpoch), totalSteps, stepsPerEpoch, seed, shuffle,
-      rng: rngState, schedule, optimizerSteps: optimizer.steps, pairsSeen, seconds,
-    });
     const t0 = performance.now();
     let last: StepMetrics | undefined;
     let stopped = false;
-    let step = startStep;
-    let next = step < totalSteps ? readBatch(step) : undefined;
-    while (step < totalSteps) {
+    let next = run.step < plan.totalSteps ? sampler.read(run.step) : undefined;
+    while (run.step < plan.totalSteps) {
       const tStep = performance.now();
       const batch = await next!;
       // prefetch the following batch while the engine works on this one
-      next = step + 1 < totalSteps ? readBatch(step + 1) : undefined;
+      next = run.step + 1 < plan.totalSteps ? sampler.read(run.step + 1) : undefined;
       next?.catch(() => undefined);
-      const lr = lrAt(schedule, step);
-      const res = await engine.step(params, batch);
-      if (!Number.isFinite(res.loss)) throw new SailError(`loss became ${res.loss} at step ${step + 1}`);
-      optimizer.step(params, res.grads, lr);
-      clampLogitScale(params);
-      step += 1;
-      pairsSeen += B;
-      const scaleP = params.find((p) => p.name === 'logit_scale')!.data[0];
-      const biasP = params.find((p) => p.name === 'logit_bias')!.data[0];
-      last = {
-        step, epoch: Math.floor((step - 1) / stepsPerEpoch), lr, loss: res.loss, positive: res.positiveLoss, negative: res.negativeLoss,
-        ...(res.extraLoss !== undefined ? { extra: res.extraLoss } : {}),
-        scale: Math.exp(scaleP), bias: biasP, pairsPerSec: B / ((performance.now() - tStep) / 1000),
-      };
-      await fs.appendFile(logPath, JSON.stringify(last) + '\n');
-      o.onProgress?.({ ...last, totalSteps });
+      const lr = lrAt(plan.schedule, run.step);
+      const res = await trainStep(engine, run, batch, lr);
+      last = stepMetrics(plan, run, res, lr, (performance.now() - tStep) / 1000);
+      await appendText(logPath, JSON.stringify(last) + '\n');
+      o.onProgress?.({ ...last, totalSteps: plan.totalSteps });
       // validation before the checkpoint: a kill in between replays the step and its validation
-      const epochDone = step % stepsPerEpoch === 0 ? step / stepsPerEpoch : 0;
-      if (o.validate && ((epochDone > 0 && epochDone % Math.max(1, o.validate.everyEpochs) === 0) || step === totalSteps)) {
-        const metrics = await o.validate.run({ config: head, params }, { step, epoch: Math.ceil(step / stepsPerEpoch) });
-        await fs.appendFile(valLogPath, JSON.stringify({ step, epoch: Math.ceil(step / stepsPerEpoch), ...metrics }) + '\n');
-      }
-      stopped = step < totalSteps && o.signal?.aborted === true;
-      if ((every > 0 && step % every === 0) || step === totalSteps || stopped) {
-        await saveCheckpoint(o.outDir, { params, optimizer, config, state: state(step, secondsBefore + (performance.now() - t0) / 1000) });
+      await validateIfDue(o, plan, run);
+      stopped = run.step < plan.totalSteps && o.signal?.aborted === true;
+      if (checkpointDue(o, plan, run.step) || stopped) {
+        const seconds = run.secondsBefore + (performance.now() - t0) / 1000;
+        await saveCheckpoint(o.outDir, { params: run.params, optimizer: run.optimizer, config: plan.config, state: trainState(plan, run, sampler, seconds) });
       }
       if (stopped) break;
     }
     await next?.catch(() => undefined);
     const seconds = (performance.now() - t0) / 1000;
     return {
-      head, steps: step, totalSteps, epochs, stepsPerEpoch, resumedFromStep: startStep, stopped, last,
-      pairsPerSec: seconds > 0 ? ((step - startStep) * B) / seconds : 0, seconds, checkpoint: ckPath, log: logPath,
+      head: plan.head, steps: run.step, totalSteps: plan.totalSteps, epochs: plan.epochs, stepsPerEpoch: plan.stepsPerEpoch,
+      resumedFromStep: run.startStep, stopped, last, pairsPerSec: seconds > 0 ? ((run.step - run.startStep) * plan.batchSize) / seconds : 0,
+      seconds, checkpoint: join(o.outDir, CHECKPOINT_DIR), log: logPath,
     };
   } finally {
     await engine?.dispose();
@@ -264,18 +98,88 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   }
 }
 
-/** A resume must continue the same run: the settings that change the trajectory must match. */
-function checkResumable(saved: CheckpointConfig, now: CheckpointConfig, dir: string): void {
-  const diffs: string[] = [];
-  const cmp = (name: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`${name}: checkpoint ${JSON.stringify(a)}, now ${JSON.stringify(b)}`);
+/**
+ * Parameters and optimizer from OUT/checkpoint (with --resume, after checking it is the same run), from
+ * --init, or freshly initialised from the seed. Logs are cut back to the checkpoint's step.
+ */
+async function restoreOrInit(o: TrainLoopOptions, plan: RunPlan): Promise<RunState> {
+  const { head, config } = plan;
+  const hyper = { weightDecay: config.optimizer.weightDecay, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps };
+  const kind = config.optimizer.kind as Optimizer['kind'];
+  // --init: config.json records the scale/bias the init file actually carries, not the CLI defaults.
+  const fromInit = o.initFile ? await loadHeadInto(o.initFile, head) : undefined;
+  if (fromInit) recordInitScalars(head, fromInit);
+  const existing = await loadLatestCheckpoint(o.outDir);
+  if (existing && !o.resume) throw new SailError('already holds a checkpoint: pass --resume to continue it, or choose another --out', { file: o.outDir });
+  if (!existing) {
+    const params = fromInit ?? initParams(head, new Rng(plan.seed));
+    await fs.mkdir(o.outDir, { recursive: true });
+    await fs.rm(join(o.outDir, 'train.jsonl'), { force: true });
+    const optimizer = createOptimizer(kind, params, hyper, adamwDecayMask(head));
+    return { params, optimizer, step: 0, startStep: 0, pairsSeen: 0, secondsBefore: 0 };
+  }
+  checkResumable(existing.config, config, existing.dir);
+  const params = paramsFromTensors(head, existing.params, { strict: true, file: join(existing.dir, 'head.safetensors') });
+  const optimizer = createOptimizer(kind, params, hyper, adamwDecayMask(head));
+  optimizer.load(existing.optimizer, existing.state.optimizerSteps, join(existing.dir, 'optimizer.safetensors'));
+  const { step, pairsSeen, seconds } = existing.state;
+  await truncateLog(join(o.outDir, 'train.jsonl'), step);
+  await truncateLog(join(o.outDir, 'val.jsonl'), step);
+  return { params, optimizer, step, startStep: step, pairsSeen, secondsBefore: seconds };
+}
+
+/** Set the head's logitScaleInit / logitBiasInit from loaded parameters (scale stored as its log). */
+function recordInitScalars(head: RunPlan['head'], params: ParamSet): void {
+  const scale = params.find((p) => p.name === 'logit_scale');
+  const bias = params.find((p) => p.name === 'logit_bias');
+  if (scale) head.logitScaleInit = Math.exp(scale.data[0]);
+  if (bias) head.logitBiasInit = bias.data[0];
+}
+
+/** One optimizer step: loss and gradients from the engine, update, clamp the logit scale. */
+async function trainStep(engine: TrainEngine, run: RunState, batch: Batch, lr: number): Promise<StepResult> {
+  const res = await engine.step(run.params, batch);
+  if (!Number.isFinite(res.loss)) throw new SailError(`loss became ${res.loss} at step ${run.step + 1}`);
+  run.optimizer.step(run.params, res.grads, lr);
+  clampLogitScale(run.params);
+  run.step += 1;
+  run.pairsSeen += batch.n;
+  return res;
+}
+
+/** The log line of the step just taken. */
+function stepMetrics(plan: RunPlan, run: RunState, res: StepResult, lr: number, stepSeconds: number): StepMetrics {
+  const scalar = (name: string) => run.params.find((p) => p.name === name)!.data[0];
+  return {
+    step: run.step, epoch: Math.floor((run.step - 1) / plan.stepsPerEpoch), lr, loss: res.loss, positive: res.positiveLoss, negative: res.negativeLoss,
+    ...(res.extraLoss !== undefined ? { extra: res.extraLoss } : {}),
+    scale: Math.exp(scalar('logit_scale')), bias: scalar('logit_bias'), pairsPerSec: plan.batchSize / stepSeconds,
   };
-  cmp('head', saved.head, now.head);
-  cmp('loss', saved.loss, now.loss);
-  cmp('optimizer', saved.optimizer, now.optimizer);
-  for (const k of ['batchSize', 'totalSteps', 'warmupSteps', 'seed', 'shuffle', 'storeRows'] as const) cmp(k, saved[k], now[k]);
-  cmp('modalities', saved.modalities, now.modalities);
-  if (diffs.length) throw new SailError(`cannot resume with different settings (${diffs.join('; ')})`, { file: join(dir, 'config.json') });
+}
+
+/** Validate every `everyEpochs` epochs and after the last step, appending to OUT/val.jsonl. */
+async function validateIfDue(o: TrainLoopOptions, plan: RunPlan, run: RunState): Promise<void> {
+  if (!o.validate) return;
+  const { step } = run;
+  const epochDone = step % plan.stepsPerEpoch === 0 ? step / plan.stepsPerEpoch : 0;
+  if (!((epochDone > 0 && epochDone % Math.max(1, o.validate.everyEpochs) === 0) || step === plan.totalSteps)) return;
+  const epoch = Math.ceil(step / plan.stepsPerEpoch);
+  const metrics = await o.validate.run({ config: plan.head, params: run.params }, { step, epoch });
+  await appendText(join(o.outDir, 'val.jsonl'), JSON.stringify({ step, epoch, ...metrics }) + '\n');
+}
+
+/** Checkpoint every `checkpointEvery` steps (0: never in between) and after the last step. */
+function checkpointDue(o: TrainLoopOptions, plan: RunPlan, step: number): boolean {
+  const every = o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
+  return (every > 0 && step % every === 0) || step === plan.totalSteps;
+}
+
+function trainState(plan: RunPlan, run: RunState, sampler: EpochSampler, seconds: number): TrainState {
+  return {
+    version: 1, step: run.step, epoch: Math.floor(run.step / plan.stepsPerEpoch), totalSteps: plan.totalSteps, stepsPerEpoch: plan.stepsPerEpoch,
+    seed: plan.seed, shuffle: plan.shuffle, rng: sampler.rngState, schedule: plan.schedule, optimizerSteps: run.optimizer.steps,
+    pairsSeen: run.pairsSeen, seconds,
+  };
 }
 
 /** Keep only log lines of steps already in the checkpoint (a killed run may have logged further). */

@@ -7,11 +7,23 @@ export type OptimizerKind = 'lion' | 'adamw';
 export interface OptimizerHyper {
   /** Decoupled weight decay. */
   weightDecay: number;
+  /** Default 0.9 (Lion and AdamW, as in the original's params.py). */
   beta1?: number;
+  /** Default 0.99 for both: the original's Lion and its AdamW default (sail-method.md 7.1). */
   beta2?: number;
-  /** AdamW only. */
+  /** AdamW only; default 1e-8 (open_clip's table for non-ViT names; sail-method.md does not record it). */
   eps?: number;
 }
+
+/**
+ * Defaults of the original's training parameters (sail-method.md 7.1, "CLI default" column): AdamW lr
+ * 5e-4 (open_clip's table), wd 0.2, betas 0.9/0.99. Lion keeps the paper's betas 0.9/0.99 and wd 1e-4;
+ * its lr here is 1e-4, not the paper's 1e-5, which is tuned for batch 32,768 over ~70k steps.
+ */
+export const OPTIMIZER_DEFAULTS: Record<OptimizerKind, { lr: number; weightDecay: number; beta1: number; beta2: number; eps?: number }> = {
+  lion: { lr: 1e-4, weightDecay: 1e-4, beta1: 0.9, beta2: 0.99 },
+  adamw: { lr: 5e-4, weightDecay: 0.2, beta1: 0.9, beta2: 0.99, eps: 1e-8 },
+};
 
 /** One optimizer state tensor, named `<param>.<moment>` (e.g. `text_layer_norm.bias.exp_avg`). */
 export interface StateTensor {
@@ -32,15 +44,21 @@ export interface Optimizer {
   load(tensors: Map<string, Float32Array>, steps: number, file: string): void;
 }
 
+/** Hyperparameters with the defaults filled in (OPTIMIZER_DEFAULTS: betas 0.9/0.99 for both, eps 1e-8). */
+export function resolveOptimizerHyper(kind: OptimizerKind, hyper: OptimizerHyper): Required<OptimizerHyper> {
+  const d = OPTIMIZER_DEFAULTS[kind];
+  return { weightDecay: hyper.weightDecay, beta1: hyper.beta1 ?? d.beta1, beta2: hyper.beta2 ?? d.beta2, eps: hyper.eps ?? OPTIMIZER_DEFAULTS.adamw.eps! };
+}
+
 /**
  * Create an optimizer for the parameters in `params` (their order and shapes are fixed from here on).
  * `decay[i]` says whether AdamW decays parameter i; Lion ignores it and decays all, like the reference.
  */
 export function createOptimizer(kind: OptimizerKind, params: ParamSet, hyper: OptimizerHyper, decay?: boolean[]): Optimizer {
-  const b1 = hyper.beta1 ?? 0.9;
-  const b2 = hyper.beta2 ?? (kind === 'lion' ? 0.99 : 0.999);
-  const eps = hyper.eps ?? 1e-8;
-  const wd = hyper.weightDecay;
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = resolveOptimizerHyper(kind, hyper);
+  for (const [name, b] of [['beta1', b1], ['beta2', b2]] as const) {
+    if (!(b >= 0 && b < 1)) throw new SailError(`${name} must be in [0, 1), got ${b}`);
+  }
   const m = params.map((p) => new Float32Array(p.data.length));
   const v = kind === 'adamw' ? params.map((p) => new Float32Array(p.data.length)) : [];
   const decays = decay ?? params.map((p) => p.shape.length >= 2);

@@ -1,5 +1,8 @@
 // IEEE 754 half <-> single conversion on typed arrays (Node 20 has no Float16Array).
 
+/** Largest finite float16 value; larger magnitudes are not representable (they round to 65504 or to Inf). */
+export const FLOAT16_MAX = 65504;
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

@@ -100,3 +100,50 @@ test('SVG plot: nice ticks, one path per series, finite coordinates inside the f
     }
   }
 });
+
+test('training drawings: Noto, OpenMoji and Fluent of the training concepts only, rasterised to opaque 64x64', async () => {
+  const { renderDrawing, trainingDrawings } = await import('../../src/demo/emoji.js');
+  const d = loadEmojiDataset();
+  const all = trainingDrawings(d.train, ['noto', 'openmoji', 'fluent']);
+  const trainIds = new Set(d.train.map((e) => e.id));
+  assert.ok(all.every((x) => trainIds.has(x.item.id)), 'only training concepts are drawn');
+  assert.ok(all.every((x) => !/twitter/.test(x.drawing.key)), 'no Twemoji image in training');
+  const count = (s: string) => all.filter((x) => x.drawing.style === s).length;
+  assert.equal(count('noto'), d.train.length);
+  assert.equal(count('openmoji'), d.train.length);
+  assert.ok(count('fluent') > 0.8 * d.train.length, `fluent covers ${count('fluent')} of ${d.train.length}`);
+  assert.equal(trainingDrawings(d.train, ['noto']).length, d.train.length);
+  const grin = [...d.train, ...d.test].find((e) => e.id === '1F600')!;
+  assert.deepEqual(grin.drawings.map((x) => x.style), ['noto', 'openmoji', 'fluent']);
+  for (const dr of grin.drawings) {
+    const { data, info } = await sharp(await renderDrawing(dr)).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3], dr.style);
+    // white corners (transparent background composited onto white); the face covers the centre
+    assert.deepEqual([...data.subarray(0, 3)], [255, 255, 255], `${dr.style} corner`);
+    let drawn = 0;
+    let red = 0;
+    let blue = 0;
+    for (let p = 0; p < 64 * 64; p++) {
+      if (data[p * 3] + data[p * 3 + 1] + data[p * 3 + 2] < 3 * 250) {
+        drawn++;
+        red += data[p * 3];
+        blue += data[p * 3 + 2];
+      }
+    }
+    assert.ok(drawn > 0.3 * 64 * 64, `${dr.style}: only ${drawn} drawn pixels`);
+    assert.ok(red > 1.5 * blue, `${dr.style}: a yellow/orange face should be far more red than blue`);
+  }
+});
+
+test('validation mode: carved from the training concepts, disjoint from them; test concepts unused', () => {
+  const d = loadEmojiDataset();
+  const v = loadEmojiDataset({ validation: 300 });
+  assert.equal(v.test.length, 300);
+  assert.equal(v.train.length, d.train.length - 300);
+  const trainIds = new Set(d.train.map((e) => e.id));
+  assert.ok(v.test.every((e) => trainIds.has(e.id)), 'validation concepts come from the training concepts');
+  assert.ok(v.train.every((e) => trainIds.has(e.id)), 'no test concept is trained on in tuning mode');
+  const valIds = new Set(v.test.map((e) => e.id));
+  assert.equal(v.train.filter((e) => valIds.has(e.id)).length, 0);
+  assert.throws(() => loadEmojiDataset({ validation: 0 }), /validation/);
+});

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createOptimizer, adamwDecayMask } from '../../src/train/optimizer.js';
 import { defaultWarmup, lrAt, makeSchedule } from '../../src/train/schedule.js';
 import { clampLogitScale } from '../../src/head/init.js';
-import type { ParamSet } from '../../src/head/config.js';
+import type { HeadConfig, ParamSet } from '../../src/head/config.js';
+import { initParams } from '../../src/head/init.js';
+import { Rng } from '../../src/util/rng.js';
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
@@ -44,15 +46,21 @@ test('Lion matches a hand-computed float64 update over two steps (momentum inter
 });
 
 test('AdamW matches the bias-corrected update; no decay for biases and logit_scale', () => {
-  const ps = params();
+  // a real head's parameters and the decay mask training uses (adamwDecayMask), not a copy of its rule
+  const cfg: HeadConfig = { type: 'linear', widthFactor: 1, visionDim: 2, textDim: 3, targetDim: 2, logitScaleInit: 20, logitBiasInit: -10 };
+  const ps = initParams(cfg, new Rng(1));
+  const mask = adamwDecayMask(cfg);
+  const decayed = ps.filter((_, i) => mask[i]).map((p) => p.name);
+  assert.deepEqual(decayed, ['vision_mapping_network.weight', 'text_mapping_network.weight'], 'only Linear weights decay');
   const p0 = ps.map((p) => Array.from(p.data));
   const lr = 0.1;
   const wd = 0.2;
   const eps = 1e-8;
-  const mask = ps.map((p) => p.shape.length >= 2);
   const opt = createOptimizer('adamw', ps, { weightDecay: wd, beta1: 0.9, beta2: 0.999, eps }, mask);
-  const g1 = [Float32Array.from([1, -2, 0.5, 0]), Float32Array.from([3, -1]), Float32Array.from([0.25])];
-  const g2 = [Float32Array.from([-1, 1, 0.5, 2]), Float32Array.from([0, 4]), Float32Array.from([1])];
+  const rng = new Rng(2);
+  const grads = () => ps.map((p) => new Float32Array(p.data.length).map(() => rng.normal()));
+  const g1 = grads();
+  const g2 = grads();
   opt.step(ps, g1, lr);
   // after one step the closed form is p*(1 - lr*wd*decay) - lr * g / (|g| + eps)
   const after1 = ps.map((p) => Array.from(p.data));

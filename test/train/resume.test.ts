@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSail, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
+import { Rng } from '../../src/util/rng.js';
 import { plantedStore } from './synth.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,10 +49,13 @@ test('SIGKILL mid-run, then --resume, gives a head bit-identical to an uninterru
   // kills 2 and 3: at a random moment shortly after a new checkpoint appears (inside a step, a log
   // append or the next checkpoint write)
   let kills = 1;
-  const when: string[] = [];
+  // seeded kill timing: a failure names the seed, and SAIL_TEST_SEED=<seed> replays the same delays
+  const seed = Number(process.env.SAIL_TEST_SEED ?? 20261201);
+  const rng = new Rng(seed);
+  const when: string[] = [`seed ${seed}`];
   for (let round = 0; round < 2; round++) {
     const start = checkpointStep(out);
-    const extra = Math.floor(Math.random() * 25);
+    const extra = rng.int(25);
     let seenAt = 0;
     if (await runAndKill([...args(out), '--resume'], () => {
       if (!seenAt && checkpointStep(out) > start) seenAt = Date.now();

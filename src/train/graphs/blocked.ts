@@ -62,8 +62,8 @@ export class BlockedRunner {
     return feeds;
   }
 
-  /** Normalised head outputs of `x` [n, d] into `out` [n, D], chunk by chunk. */
-  private async forward(params: ParamSet, side: Side, x: Float32Array, n: number, out: Float32Array): Promise<void> {
+  /** Normalised head outputs of `x` [n, d] into `out` [n, D] and 1/|z| into `invNorm` [n], chunk by chunk. */
+  private async forward(params: ParamSet, side: Side, x: Float32Array, n: number, out: Float32Array, invNorm: Float32Array): Promise<void> {
     const cfg = this.opts.head;
     const d = sideDim(cfg, side);
     const o = cfg.targetDim;
@@ -73,12 +73,17 @@ export class BlockedRunner {
       const r = Math.min(this.headRows, n - i0);
       feeds.x = tensor(x.subarray(i0 * d, (i0 + r) * d), [r, d]);
       const dst = out.subarray(i0 * o, (i0 + r) * o);
-      this.take(await s.run(feeds, { v: tensor(dst, [r, o]) }), 'v', dst);
+      const inv = invNorm.subarray(i0, i0 + r);
+      const res = await s.run(feeds, { v: tensor(dst, [r, o]), inv_norm: tensor(inv, [r, 1]) });
+      this.take(res, 'v', dst);
+      this.take(res, 'inv_norm', inv);
     }
   }
 
-  /** Backpropagate dv [n, D] through one side's head; adds parameter gradients into `grads`. */
-  private async backward(params: ParamSet, side: Side, x: Float32Array, dv: Float32Array, n: number, grads: Map<string, Float32Array>): Promise<void> {
+  /** Backpropagate dv [n, D] through one side's head (v, invNorm: its forward outputs); adds parameter gradients into `grads`. */
+  private async backward(
+    params: ParamSet, side: Side, x: Float32Array, fwd: { v: Float32Array; invNorm: Float32Array }, dv: Float32Array, n: number, grads: Map<string, Float32Array>,
+  ): Promise<void> {
     const cfg = this.opts.head;
     const d = sideDim(cfg, side);
     const o = cfg.targetDim;
@@ -89,6 +94,8 @@ export class BlockedRunner {
       const r = Math.min(this.headRows, n - i0);
       feeds.x = tensor(x.subarray(i0 * d, (i0 + r) * d), [r, d]);
       feeds.dv = tensor(dv.subarray(i0 * o, (i0 + r) * o), [r, o]);
+      feeds.v = tensor(fwd.v.subarray(i0 * o, (i0 + r) * o), [r, o]);
+      feeds.inv_norm = tensor(fwd.invNorm.subarray(i0, i0 + r), [r, 1]);
       const fetches: Record<string, ort.Tensor> = {};
       const scratch = names.map((name) => {
         const spec = this.specs.find((p) => p.name === name)!;
@@ -180,9 +187,12 @@ export class BlockedRunner {
     const V = this.buf('V', n * o);
     const T = this.buf('T', n * o);
     const E = extra ? this.buf('E', n * o) : undefined;
-    await this.forward(params, 'vision', batch.image, n, V);
-    await this.forward(params, 'text', batch.text, n, T);
-    if (E) await this.forward(params, 'text', batch.extraText!, n, E);
+    const NV = this.buf('NV', n);
+    const NT = this.buf('NT', n);
+    const NE = extra ? this.buf('NE', n) : undefined;
+    await this.forward(params, 'vision', batch.image, n, V, NV);
+    await this.forward(params, 'text', batch.text, n, T, NT);
+    if (E) await this.forward(params, 'text', batch.extraText!, n, E, NE!);
 
     const dV = this.buf('dV', n * o, true);
     const dT = this.buf('dT', n * o, true);
@@ -220,9 +230,9 @@ export class BlockedRunner {
 
     const grads = new Map<string, Float32Array>();
     for (const s of this.specs) grads.set(s.name, this.buf(`G:${s.name}`, s.shape.reduce((a, c) => a * c, 1), true));
-    await this.backward(params, 'vision', batch.image, dV, n, grads);
-    await this.backward(params, 'text', batch.text, dT, n, grads);
-    if (E && dE) await this.backward(params, 'text', batch.extraText!, dE, n, grads);
+    await this.backward(params, 'vision', batch.image, { v: V, invNorm: NV }, dV, n, grads);
+    await this.backward(params, 'text', batch.text, { v: T, invNorm: NT }, dT, n, grads);
+    if (E && dE) await this.backward(params, 'text', batch.extraText!, { v: E, invNorm: NE! }, dE, n, grads);
     grads.get('logit_scale')![0] = dLogS;
     grads.get('logit_bias')![0] = dB;
     return { ...res, grads: this.specs.map((s) => grads.get(s.name)!) };

@@ -95,30 +95,34 @@ function neutralParamInputs(g: GraphBuilder, cfg: HeadConfig): { param: (name: s
 
 /**
  * Blocked path, piece 1: a head forward on a row chunk, normalised, for either side (feed that side's
- * parameters under their neutral names). Inputs: params, x [R, d]. Output: v [R, D].
+ * parameters under their neutral names). Inputs: params, x [R, d]. Outputs: v [R, D], inv_norm [R, 1].
  */
 export function buildForwardGraph(cfg: HeadConfig): Uint8Array {
   const g = new GraphBuilder('sail_fwd');
   const { param } = neutralParamInputs(g, cfg);
   const x = g.input('x', 'float32', ['R', 'Din']);
   const f = headForward(g, cfg, 'vision', x, param, false);
-  g.output(l2Normalize(g, f.out).v, 'v', 'float32', ['R', cfg.targetDim]);
+  const n = l2Normalize(g, f.out);
+  g.output(n.v, 'v', 'float32', ['R', cfg.targetDim]);
+  g.output(n.invNorm, 'inv_norm', 'float32', ['R', 1]);
   return g.toBytes();
 }
 
 /**
- * Blocked path, piece 3: recompute a head forward on a chunk and backpropagate dv (gradient w.r.t.
- * the normalised output) to the parameters, for either side. Inputs: neutral params, x [R, d],
- * dv [R, D]. Outputs: grad.<neutral name>.
+ * Blocked path, piece 3: recompute a head forward on a chunk (up to the last Linear, whose output the
+ * backward does not need: v and 1/|z| come from piece 1) and backpropagate dv (gradient w.r.t. the
+ * normalised output) to the parameters, for either side. Inputs: neutral params, x [R, d], v [R, D],
+ * inv_norm [R, 1], dv [R, D]. Outputs: grad.<neutral name>.
  */
 export function buildBackwardGraph(cfg: HeadConfig): Uint8Array {
   const g = new GraphBuilder('sail_bwd');
   const { param, names } = neutralParamInputs(g, cfg);
   const x = g.input('x', 'float32', ['R', 'Din']);
+  const v = g.input('v', 'float32', ['R', cfg.targetDim]);
+  const invNorm = g.input('inv_norm', 'float32', ['R', 1]);
   const dv = g.input('dv', 'float32', ['R', cfg.targetDim]);
-  const f = headForward(g, cfg, 'vision', x, param, true);
-  const n = l2Normalize(g, f.out);
-  const grads = headBackward(g, cfg, 'vision', f, l2NormalizeBackward(g, n.v, n.invNorm, dv), param);
+  const f = headForward(g, cfg, 'vision', x, param, true, { skipOutput: true });
+  const grads = headBackward(g, cfg, 'vision', f, l2NormalizeBackward(g, v, invNorm, dv), param);
   for (const name of names) g.output(grads[name], gradName(neutralName(name)), 'float32');
   return g.toBytes();
 }

@@ -1,5 +1,5 @@
 // Moving tensors in and out of onnxruntime sessions without needless copies.
-import { ort } from '../../onnx/session.js';
+import { ort, providersOf } from '../../onnx/session.js';
 
 /** Float32 tensor over an existing buffer (no copy). */
 export const tensor = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('float32', data, dims);
@@ -15,5 +15,5 @@ export function take(out: ort.InferenceSession.ReturnType, name: string, into: F
   return into;
 }
 
-/** Whether every execution provider in the list is the CPU one. */
-export const cpuOnly = (eps: string[] | undefined): boolean => (eps ?? ['cpu']).every((e) => e === 'cpu');
+/** Whether every execution provider in the list (default: those of the default device) is the CPU one. */
+export const cpuOnly = (eps: string[] | undefined): boolean => providersOf({ executionProviders: eps }).every((e) => e === 'cpu');
