@@ -44,7 +44,7 @@ export { loadHead, type LoadedHead } from './head/load.js';
 export * as metrics from './eval/metrics.js';
 export { evaluateRetrieval, evaluateRetrievalOnStores, evaluateKnn, evaluateWinoground, evaluateMmvp } from './eval/tasks.js';
 export { buildClassifier, zeroShotEvaluate, loadTemplates } from './eval/zeroshot.js';
-export { runProbe, type ProbeOptions, type ProbeReport } from './eval/probe.js';
+export { runProbe, type ProbeOptions, type ProbeReport } from './probe/probe.js';
 
 // model in users' hands
 export { createModel, SailModel, type CreateModelOptions, type FeatureRows } from './model/model.js';

@@ -7,7 +7,7 @@ import { encode, type EncodeProgress } from '../encoders/pipeline.js';
 import { loadImageEncoder, loadTextEncoder, type EncoderLoadOptions } from '../encoders/registry.js';
 import { checkPooling, checkRecipe } from '../encoders/pooling.js';
 import { checkModalityName } from '../store/format.js';
-import type { CaptionSpec } from '../encoders/sources.js';
+import type { CaptionSpec } from '../encoders/source-row.js';
 import { numberArg } from './flags.js';
 import { useDevice } from './device.js';
 import { executionProvidersFor } from '../onnx/device.js';

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readFileSync } from 'node:fs';
-import { PROBE_DEFAULTS, runProbe, type ProbePair } from '../eval/probe.js';
+import { PROBE_DEFAULTS, runProbe, type ProbePair } from '../probe/probe.js';
 import { createTrainEngine } from '../train/engine.js';
 import { SailError } from '../util/errors.js';
 import { NON_NEGATIVE_INT, parseNumber as num, parseOptional, POSITIVE_INT } from './flags.js';

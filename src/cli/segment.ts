@@ -1,7 +1,7 @@
 // `sail segment IMAGE --classes a,b,c --model CKPT --out overlay.png` and `sail segment --eval DIR`.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
+import { lazyCountBar } from './progress-bar.js';
 import { SailError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { createModel } from '../model/model.js';
@@ -62,19 +62,13 @@ export function register(program: Command): void {
       const model = await createModel({ head: flags.model, visionModel: flags.visionModel, textModel: flags.textModel });
       try {
         if (flags.eval) {
-          const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'segmenting {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
-          let started = false;
+          const bar = lazyCountBar('segmenting {bar} {value}/{total} images', flags.json);
           const r = await evaluateSegmentation(model, flags.eval, {
             templates,
             slide,
-            onProgress: (d, t) => {
-              if (!bar) return;
-              if (!started) bar.start(t, 0);
-              started = true;
-              bar.update(d);
-            },
+            onProgress: (d, t) => bar.update(d, t),
           });
-          bar?.stop();
+          bar.stop();
           if (flags.json) console.log(JSON.stringify(r));
           else {
             console.log(`mIoU ${(100 * r.miou).toFixed(2)} over ${r.images} images`);

@@ -1,9 +1,9 @@
 // `sail serve --model EXPORT_DIR --images FOLDER`: browser image search over a local folder.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { checkPort, startServer } from '../serve/server.js';
 import { loadImageEncoder, loadTextEncoder } from '../encoders/registry.js';
 import { NON_NEGATIVE_INT, parseOptional, POSITIVE_INT } from './flags.js';
+import { lazyCountBar } from './progress-bar.js';
 import { parseAllowedHosts } from '../serve/guard.js';
 
 interface ServeFlags {
@@ -44,8 +44,7 @@ export function register(program: Command): void {
       const nprobe = parseOptional(flags.nprobe, '--nprobe', POSITIVE_INT);
       const exactBelow = parseOptional(flags.exactBelow, '--exact-below', NON_NEGATIVE_INT);
       const allowedHosts = flags.allowedHosts === undefined ? undefined : parseAllowedHosts(flags.allowedHosts);
-      const bar = flags.json ? undefined : new cliProgress.SingleBar({ format: 'indexing {bar} {value}/{total} images' }, cliProgress.Presets.shades_classic);
-      let started = false;
+      const bar = lazyCountBar('indexing {bar} {value}/{total} images', flags.json);
       const srv = await startServer({
         modelDir: flags.model,
         imagesDir: flags.images,
@@ -57,17 +56,12 @@ export function register(program: Command): void {
         textEncoder: flags.textModel ? await loadTextEncoder(flags.textModel) : undefined,
         nprobe,
         exactBelow,
-        onProgress: (done, total) => {
-          if (!bar) return;
-          if (!started) bar.start(total, 0);
-          started = true;
-          bar.update(done);
-        },
+        onProgress: (done, total) => bar.update(done, total),
       });
       if (!flags.json) console.log(`sail serve: ${srv.url} (indexing ${flags.images})`);
       if (!flags.json && srv.token) console.log('every request needs the access token: open the URL above (it carries ?token=), keep it private');
       const ix = await srv.ready;
-      bar?.stop();
+      bar.stop();
       const where = srv.queries === 'browser' ? 'in the browser (text_model.onnx)' : `on the server (${srv.serverTextModel})`;
       if (flags.json) console.log(JSON.stringify({ url: srv.url, count: ix.files.length, skipped: ix.skipped.length, method: ix.index.exact ? 'exact' : 'ivf', queries: srv.queries, serverTextModel: srv.serverTextModel }));
       else {

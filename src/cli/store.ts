@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { importNpy } from '../store/npy.js';
-import { openStore } from '../store/reader.js';
+import { openStore, type EmbeddingStore } from '../store/reader.js';
 import { SailError } from '../util/errors.js';
 import { parseOptional, POSITIVE_INT } from './flags.js';
 import { lockFolder } from '../util/lease.js';
@@ -61,44 +61,44 @@ export function register(program: Command): void {
       else console.log(`store ${flags.out}: ${manifest.rows} rows, ${manifest.parts.length} parts, modalities ${describe(manifest.modalities)}`);
     });
 
-  store
-    .command('info')
-    .description('show rows, modalities, dims and dtypes of a store')
-    .argument('<store>', 'store folder')
-    .option('--json', 'print as JSON')
-    .action(async (dir: string, flags: { json?: boolean }) => {
-      const s = await openStore(dir);
-      try {
-        const m = s.manifest;
-        if (flags.json) console.log(JSON.stringify({ dir, rows: m.rows, parts: m.parts.length, modalities: m.modalities, meta: m.meta ?? {} }, null, 2));
-        else {
-          console.log(`store ${dir}: ${m.rows} rows in ${m.parts.length} parts`);
-          for (const [name, spec] of Object.entries(m.modalities)) {
-            console.log(`  ${name}: dim ${spec.dim}, ${spec.dtype}${spec.model ? `, model ${spec.model}` : ''}`);
-          }
-        }
-      } finally {
-        await s.close();
+  storeReadCommand(store, 'info', 'show rows, modalities, dims and dtypes of a store', async (s, dir, json) => {
+    const m = s.manifest;
+    if (json) console.log(JSON.stringify({ dir, rows: m.rows, parts: m.parts.length, modalities: m.modalities, meta: m.meta ?? {} }, null, 2));
+    else {
+      console.log(`store ${dir}: ${m.rows} rows in ${m.parts.length} parts`);
+      for (const [name, spec] of Object.entries(m.modalities)) {
+        console.log(`  ${name}: dim ${spec.dim}, ${spec.dtype}${spec.model ? `, model ${spec.model}` : ''}`);
       }
-    });
+    }
+  });
 
-  store
-    .command('verify')
-    .description('the integrity check: layout and sizes (rows x dim x bytes), part files against the manifest, and the sha256 of every data file')
-    .argument('<store>', 'store folder')
-    .option('--json', 'print as JSON')
-    .action(async (dir: string, flags: { json?: boolean }) => {
-      const s = await openStore(dir);
-      try {
-        const r = await s.verify();
-        if (flags.json) console.log(JSON.stringify({ ok: true, ...r }));
-        else console.log(`store ${dir}: ${r.files} files, ${r.bytes} bytes, checksums OK`);
-      } finally {
-        await s.close();
-      }
-    });
+  storeReadCommand(store, 'verify', 'the integrity check: layout and sizes (rows x dim x bytes), part files against the manifest, and the sha256 of every data file', async (s, dir, json) => {
+    const r = await s.verify();
+    if (json) console.log(JSON.stringify({ ok: true, ...r }));
+    else console.log(`store ${dir}: ${r.files} files, ${r.bytes} bytes, checksums OK`);
+  });
 }
 
 function describe(mods: Record<string, { dim: number; dtype: string }>): string {
   return Object.entries(mods).map(([n, s]) => `${n} ${s.dim} ${s.dtype}`).join(', ');
+}
+
+/** A `store <name> <store> [--json]` subcommand that opens the store, runs `use` on it and closes it. */
+function storeReadCommand(store: Command, name: string, description: string, use: (s: EmbeddingStore, dir: string, json: boolean) => Promise<void>): void {
+  store
+    .command(name)
+    .description(description)
+    .argument('<store>', 'store folder')
+    .option('--json', 'print as JSON')
+    .action((dir: string, flags: { json?: boolean }) => withStore(dir, (s) => use(s, dir, flags.json === true)));
+}
+
+/** Open the store at `dir`, run `use` on it, and close it whatever happens. */
+async function withStore(dir: string, use: (s: EmbeddingStore) => Promise<void>): Promise<void> {
+  const s = await openStore(dir);
+  try {
+    await use(s);
+  } finally {
+    await s.close();
+  }
 }

@@ -6,27 +6,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path
 import { parseDelimited } from '../data/csv.js';
 import { SailError } from '../util/errors.js';
 import { tarRows } from './tar-source.js';
-import type { ImageInput } from './types.js';
-
-/** One caption source: the store modality it fills and the column (manifest), member/field (tar) it comes from. */
-export interface CaptionSpec {
-  modality: string;
-  column: string;
-}
-
-/** One input sample. */
-export interface SourceRow {
-  /** 0-based source row id (manifest data row, sorted folder entry, or tar sample order). */
-  row: number;
-  /** Where the row comes from, for error reports. */
-  file: string;
-  /** Image file path or bytes; undefined when the encode has no image backbone. */
-  image?: ImageInput;
-  /** Caption text per modality. */
-  texts: Record<string, string | undefined>;
-  /** Why the row cannot be used (missing caption, malformed record...), found before decoding. */
-  error?: string;
-}
+import type { CaptionSpec, SourceRow } from './source-row.js';
 
 /** An opened input. */
 export interface EncodeSource {
@@ -102,24 +82,29 @@ async function folderSource(root: string, opts: SourceOptions): Promise<EncodeSo
   // captions: [] means a text-less (image only) encode: sidecars are not read at all
   const hasText = opts.captions?.length !== 0 && files.some((f) => existsSync(sidecar(f)));
   const captions = hasText ? [{ modality: opts.captions?.[0]?.modality ?? 'text', column: '.txt' }] : [];
-  return {
-    kind: 'folder',
-    captions,
-    count: files.length,
-    async *rows() {
-      for (let i = 0; i < files.length; i++) {
-        const file = join(root, files[i]);
-        const texts: Record<string, string | undefined> = {};
-        let error: string | undefined;
-        if (hasText) {
-          try {
-            texts[captions[0].modality] = (await fs.readFile(sidecar(files[i]), 'utf8')).trim();
-          } catch {
-            error = `caption file missing: ${sidecar(files[i])}`;
-          }
-        }
-        yield { row: i, file, image: file, texts, error };
+  return listSource('folder', captions, files.length, async (i) => {
+    const file = join(root, files[i]);
+    const texts: Record<string, string | undefined> = {};
+    let error: string | undefined;
+    if (hasText) {
+      try {
+        texts[captions[0].modality] = (await fs.readFile(sidecar(files[i]), 'utf8')).trim();
+      } catch {
+        error = `caption file missing: ${sidecar(files[i])}`;
       }
+    }
+    return { row: i, file, image: file, texts, error };
+  });
+}
+
+/** A source of `count` rows known up front, row i made (lazily, in order) by `rowAt(i)`. */
+function listSource(kind: EncodeSource['kind'], captions: CaptionSpec[], count: number, rowAt: (i: number) => SourceRow | Promise<SourceRow>): EncodeSource {
+  return {
+    kind,
+    captions,
+    count,
+    async *rows() {
+      for (let i = 0; i < count; i++) yield await rowAt(i);
     },
   };
 }
@@ -178,32 +163,22 @@ async function manifestSource(path: string, ext: string, opts: SourceOptions): P
   for (const c of captions) {
     if (columns.length && !known.has(c.column)) throw new SailError(`no caption column '${c.column}'; columns: ${columns.join(', ')}`, { file: path });
   }
-  return {
-    kind: 'manifest',
-    captions,
-    count: recs.length,
-    async *rows() {
-      for (let i = 0; i < recs.length; i++) {
-        const r = recs[i];
-        const file = `${path}:${r.line}`;
-        if (r.error) {
-          yield { row: i, file, texts: {}, error: r.error };
-          continue;
-        }
-        const texts: Record<string, string | undefined> = {};
-        const problems: string[] = [];
-        for (const c of captions) {
-          texts[c.modality] = r.get(c.column);
-          if (texts[c.modality] === undefined) problems.push(`missing caption '${c.column}'`);
-        }
-        let image: string | undefined;
-        if (imageColumn) {
-          const p = r.get(imageColumn);
-          if (!p) problems.push(`missing image path '${imageColumn}'`);
-          else image = imagePath(p);
-        }
-        yield { row: i, file: image ?? file, image, texts, error: problems.length ? problems.join('; ') : undefined };
-      }
-    },
-  };
+  return listSource('manifest', captions, recs.length, (i) => {
+    const r = recs[i];
+    const file = `${path}:${r.line}`;
+    if (r.error) return { row: i, file, texts: {}, error: r.error };
+    const texts: Record<string, string | undefined> = {};
+    const problems: string[] = [];
+    for (const c of captions) {
+      texts[c.modality] = r.get(c.column);
+      if (texts[c.modality] === undefined) problems.push(`missing caption '${c.column}'`);
+    }
+    let image: string | undefined;
+    if (imageColumn) {
+      const p = r.get(imageColumn);
+      if (!p) problems.push(`missing image path '${imageColumn}'`);
+      else image = imagePath(p);
+    }
+    return { row: i, file: image ?? file, image, texts, error: problems.length ? problems.join('; ') : undefined };
+  });
 }

@@ -2,7 +2,7 @@
 // members sharing a key (`dir/key.jpg`, `dir/key.txt`, `dir/key.json`) form one sample. Unsafe member
 // paths, links and oversized members stop the run there (a SailError naming shard and member).
 import { readWds, type WdsSample } from '../data/wds.js';
-import type { SourceRow, CaptionSpec } from './sources.js';
+import type { SourceRow, CaptionSpec } from './source-row.js';
 
 /**
  * One caption of a sample: member `key.<column>` (e.g. `txt`) when present, else the string field

@@ -32,6 +32,12 @@ export interface EngineOptions {
   blockRows?: number;
 }
 
+/** Engine options plus tuning knobs that the loop does not need to know about. */
+export interface EngineTuning extends EngineOptions {
+  /** Rows per head forward/backward chunk in the blocked path (default: blockRows). */
+  headChunkRows?: number;
+}
+
 /** Computes loss and gradients of the head for one batch. */
 export interface TrainEngine {
   step(params: ParamSet, batch: Batch): Promise<StepResult>;

@@ -4,19 +4,13 @@
 import { SailError } from '../util/errors.js';
 import { paramSpecs, type HeadConfig, type ParamSet } from '../head/config.js';
 import { createSession, ort } from '../onnx/session.js';
-import type { Batch, EngineOptions, StepResult, TrainEngine } from './engine-types.js';
+import type { Batch, EngineOptions, EngineTuning, StepResult, TrainEngine } from './engine-types.js';
 import { buildFusedGraph, gradName } from './graphs/build.js';
 import { BlockedRunner } from './graphs/blocked.js';
 import { cpuOnly, take as takeOut, tensor } from './graphs/io.js';
 
 /** Default row-block size: an 8192 x 8192 fp32 similarity block is 256 MiB. */
 export const DEFAULT_BLOCK_ROWS = 8192;
-
-/** Engine options plus tuning knobs that the loop does not need to know about. */
-export interface EngineTuning extends EngineOptions {
-  /** Rows per head forward/backward chunk in the blocked path (default: blockRows). */
-  headChunkRows?: number;
-}
 
 /**
  * Head chunk rows for the blocked path: at most blockRows, and small enough that one [rows, hidden]

@@ -32,7 +32,7 @@ test('bounded numbers: max is inclusive and named in the error; optional flags s
 
 test('CLI defaults are the library defaults (sail train and sail probe show them)', async () => {
   const { TRAIN_DEFAULTS } = await import('../../src/train/defaults.js');
-  const { PROBE_DEFAULTS } = await import('../../src/eval/probe.js');
+  const { PROBE_DEFAULTS } = await import('../../src/probe/probe.js');
   const { defaultHeadConfig } = await import('../../src/head/config.js');
   const program = buildProgram();
   const opt = (cmd: string, flag: string) => program.commands.find((c) => c.name() === cmd)!.options.find((o) => o.long === flag)!;

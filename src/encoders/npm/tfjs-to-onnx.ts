@@ -82,212 +82,274 @@ function dependencyOrder(byName: Map<string, TfNode>, outputs: string[], inputNa
  * Softmax. Anything else is reported as a SailError naming the node.
  */
 export function convertTfjsGraph(artifacts: TfGraphArtifacts, weights: Map<string, TfWeight>, spec: ConvertSpec): ConvertResult {
-  const src = artifacts.source;
-  const byName = new Map<string, TfNode>(artifacts.nodes.map((n) => [n.name, n]));
-  const g = new GraphBuilder('tfjs');
-  const vals = new Map<string, Val>();
-  let flops = 0;
-  let inputShape: number[] | null = null;
-  const fail = (node: TfNode, reason: string): never => {
-    throw new SailError(`node '${node.name}' (${node.op}): ${reason}`, { file: src });
-  };
-
-  const constOf = (name: string): TfWeight | undefined => {
-    const n = byName.get(name);
-    return n?.op === 'Const' ? weights.get(name) : undefined;
-  };
-  const inputNames = (n: TfNode): string[] =>
-    (n.input ?? []).filter((s) => !s.startsWith('^')).map((s) => s.replace(/:0$/, ''));
-
-  // A const used as an elementwise operand next to an NCHW value: scalars stay, per-channel
-  // vectors become [1, C, 1, 1].
-  const elementwiseConst = (w: TfWeight, otherRank: number, node: TfNode): Val => {
-    const n = w.data.length;
-    if (w.shape.length === 0 || n === 1) return { onnx: g.initializer(g.fresh('k'), w.data.slice(0, 1), []), shape: [] };
-    if (w.shape.length === 1 && otherRank === 4) return { onnx: g.initializer(g.fresh('k'), w.data, [1, n, 1, 1]), shape: w.shape };
-    if (otherRank === 4) fail(node, `constant of shape [${w.shape}] next to a 4-D value`);
-    return { onnx: g.initializer(g.fresh('k'), w.data, w.shape), shape: w.shape };
-  };
-
-  const get = (name: string, node: TfNode): Val => {
-    const v = vals.get(name);
-    if (!v) fail(node, `input '${name}' is not a supported value`);
-    return v as Val;
-  };
-
-  const clipActivation = (x: string, act: string, node: TfNode): string => {
-    if (act === 'Relu') return g.op('Relu', [x]);
-    if (act === 'Relu6') return g.op('Clip', [x, g.constF(0), g.constF(6)]);
-    return fail(node, `fused activation '${act}' not supported`);
-  };
-
-  const conv = (node: TfNode, depthwise: boolean): Val => {
-    const [xName, wName, ...rest] = inputNames(node);
-    const x = get(xName, node);
-    const w = constOf(wName);
-    if (!w || w.shape.length !== 4) return fail(node, 'filter must be a 4-D constant');
-    if (attrString(node.attr?.data_format?.s) !== 'NHWC' && node.attr?.data_format) fail(node, 'only NHWC is supported');
-    const [kh, kw, cin, m] = w.shape; // HWIO, or H W C multiplier for depthwise
-    const strides = attrInts(node.attr?.strides);
-    const dil = attrInts(node.attr?.dilations);
-    const [sh, sw] = strides.length === 4 ? [strides[1], strides[2]] : [1, 1];
-    const [dh, dw] = dil.length === 4 ? [dil[1], dil[2]] : [1, 1];
-    const padding = attrString(node.attr?.padding?.s);
-    const [, H, W, C] = x.shape;
-    if (C !== cin) fail(node, `input has ${C} channels, filter expects ${cin}`);
-    const yh = spatial(H, kh, sh, dh, padding, src);
-    const yw = spatial(W, kw, sw, dw, padding, src);
-    const cout = depthwise ? cin * m : m;
-    // Re-layout the filter to ONNX OIHW ([C*m, 1, kh, kw] with group = C for depthwise).
-    const wo = new Float32Array(w.data.length);
-    for (let i = 0; i < kh; i++)
-      for (let j = 0; j < kw; j++)
-        for (let c = 0; c < cin; c++)
-          for (let o = 0; o < m; o++) {
-            const v = w.data[((i * kw + j) * cin + c) * m + o];
-            if (depthwise) wo[((c * m + o) * kh + i) * kw + j] = v;
-            else wo[((o * cin + c) * kh + i) * kw + j] = v;
-          }
-    const wInit = g.initializer(g.fresh('W'), wo, depthwise ? [cout, 1, kh, kw] : [cout, cin, kh, kw]);
-    const inputs = [x.onnx, wInit];
-    const fused = (node.attr?.fused_ops?.list?.s ?? []).map(attrString);
-    let acts: string[] = [];
-    if (fused.length > 0) {
-      if (fused[0] !== 'BiasAdd') fail(node, `fused ops [${fused}] not supported`);
-      const b = constOf(rest[0]);
-      if (!b || b.data.length !== cout) return fail(node, 'bias must be a constant of length ' + cout);
-      inputs.push(g.initializer(g.fresh('B'), b.data, [cout]));
-      acts = fused.slice(1);
-    }
-    let y = g.op('Conv', inputs, {
-      kernel_shape: [kh, kw],
-      strides: [sh, sw],
-      dilations: [dh, dw],
-      pads: [yh.pads[0], yw.pads[0], yh.pads[1], yw.pads[1]],
-      group: depthwise ? cin : 1,
-    });
-    for (const a of acts) y = clipActivation(y, a, node);
-    flops += 2 * yh.out * yw.out * cout * kh * kw * (depthwise ? 1 : cin);
-    return { onnx: y, shape: [-1, yh.out, yw.out, cout] };
-  };
-
-  const pool = (node: TfNode): Val => {
-    const x = get(inputNames(node)[0], node);
-    const k = attrInts(node.attr?.ksize);
-    const s = attrInts(node.attr?.strides);
-    const padding = attrString(node.attr?.padding?.s);
-    if (x.shape.length !== 4 || k.length !== 4 || k[0] !== 1 || k[3] !== 1) fail(node, 'only spatial 4-D pooling is supported');
-    const [, H, W, C] = x.shape;
-    const yh = spatial(H, k[1], s[1], 1, padding, src);
-    const yw = spatial(W, k[2], s[2], 1, padding, src);
-    const opType = node.op === 'AvgPool' ? 'AveragePool' : 'MaxPool';
-    const y = g.op(opType, [x.onnx], {
-      kernel_shape: [k[1], k[2]],
-      strides: [s[1], s[2]],
-      pads: [yh.pads[0], yw.pads[0], yh.pads[1], yw.pads[1]],
-    });
-    return { onnx: y, shape: [-1, yh.out, yw.out, C] };
-  };
-
-  const binary = (node: TfNode): Val => {
-    const [a, b] = inputNames(node);
-    const onnxOp = { Mul: 'Mul', Sub: 'Sub', AddV2: 'Add', Add: 'Add', RealDiv: 'Div', BiasAdd: 'Add' }[node.op] as string;
-    const ca = constOf(a);
-    const cb = constOf(b);
-    if (ca && cb) fail(node, 'constant folding of two constants is not supported');
-    const va = ca ? undefined : get(a, node);
-    const vb = cb ? undefined : get(b, node);
-    const rank = (va ?? vb)!.shape.length;
-    const ia = va ?? elementwiseConst(ca!, rank, node);
-    const ib = vb ?? elementwiseConst(cb!, rank, node);
-    const shape = (va ?? vb)!.shape;
-    if (va && vb && va.shape.join() !== vb.shape.join()) fail(node, `shapes [${va.shape}] and [${vb.shape}] differ`);
-    return { onnx: g.op(onnxOp, [ia.onnx, ib.onnx]), shape };
-  };
-
-  const matmul = (node: TfNode): Val => {
-    const [xName, wName, bName] = inputNames(node);
-    const x = get(xName, node);
-    const w = constOf(wName);
-    if (!w || w.shape.length !== 2 || x.shape.length !== 2) return fail(node, 'only [N,K] x const [K,M] is supported');
-    if (node.attr?.transpose_a?.b) fail(node, 'transpose_a is not supported');
-    const tb = node.attr?.transpose_b?.b === true;
-    const [k, mOut] = tb ? [w.shape[1], w.shape[0]] : w.shape;
-    const inputs = [x.onnx, g.initializer(g.fresh('W'), w.data, w.shape)];
-    const fused = (node.attr?.fused_ops?.list?.s ?? []).map(attrString);
-    if (fused.length > 0) {
-      const b = fused[0] === 'BiasAdd' ? constOf(bName) : undefined;
-      if (!b || fused.length > 2) return fail(node, `fused ops [${fused}] not supported`);
-      inputs.push(g.initializer(g.fresh('B'), b.data, [mOut]));
-    }
-    let y = g.op('Gemm', inputs, { transB: tb ? 1 : 0, alpha: float(1), beta: float(1) });
-    if (fused.length === 2) y = clipActivation(y, fused[1], node);
-    flops += 2 * k * mOut;
-    return { onnx: y, shape: [-1, mOut] };
-  };
-
-  const convertNode = (node: TfNode): Val | undefined => {
-    switch (node.op) {
-      case 'Const':
-        return undefined; // materialised where used, in the layout the user needs
-      case 'Placeholder': {
-        const dims = (node.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-        if (dims.length !== 4 || dims.slice(1).some((d) => d <= 0)) fail(node, 'input must be NHWC with static H, W, C');
-        if (inputShape) fail(node, 'only one input is supported');
-        inputShape = [-1, dims[1], dims[2], dims[3]];
-        const name = g.input(spec.inputName ?? 'image', 'float32', ['N', dims[1], dims[2], dims[3]]);
-        return { onnx: g.op('Transpose', [name], { perm: [0, 3, 1, 2] }), shape: inputShape };
-      }
-      case 'Identity':
-        return get(inputNames(node)[0], node);
-      case 'Mul': case 'Sub': case 'AddV2': case 'Add': case 'RealDiv': case 'BiasAdd':
-        return binary(node);
-      case '_FusedConv2D': case 'Conv2D':
-        return conv(node, false);
-      case 'FusedDepthwiseConv2dNative': case 'DepthwiseConv2dNative':
-        return conv(node, true);
-      case 'Relu': case 'Relu6': {
-        const x = get(inputNames(node)[0], node);
-        return { onnx: clipActivation(x.onnx, node.op, node), shape: x.shape };
-      }
-      case 'AvgPool': case 'MaxPool':
-        return pool(node);
-      case 'Squeeze': {
-        const x = get(inputNames(node)[0], node);
-        const dims = attrInts(node.attr?.squeeze_dims);
-        if (x.shape.length !== 4 || dims.length === 0) fail(node, 'only Squeeze of explicit axes of a 4-D value is supported');
-        if (dims.some((d) => x.shape[d] !== 1)) fail(node, `axes [${dims}] are not of size 1 in [${x.shape}]`);
-        const axes = dims.map((d) => NHWC_TO_NCHW_AXIS[d]);
-        const kept = x.shape.filter((_, i) => !dims.includes(i));
-        // Only valid when what remains keeps TF order: [N, C] (or [N, H, W, C] minus unit dims of H/W).
-        if (kept.length !== 2) fail(node, 'only squeezing to [N, C] is supported');
-        return { onnx: g.op('Squeeze', [x.onnx, g.constI64(axes)]), shape: kept };
-      }
-      case '_FusedMatMul': case 'MatMul':
-        return matmul(node);
-      case 'Softmax': {
-        const x = get(inputNames(node)[0], node);
-        if (x.shape.length !== 2) fail(node, 'only 2-D softmax is supported');
-        return { onnx: g.op('Softmax', [x.onnx], { axis: -1 }), shape: x.shape };
-      }
-      default:
-        return fail(node, 'op is not supported by the converter');
-    }
-  };
-
+  const cx = newConversion(artifacts, weights, spec);
   // Convert only what the outputs need, each node after its inputs.
-  for (const node of dependencyOrder(byName, spec.outputs.map((o) => o.node), inputNames, src)) {
-    const v = convertNode(node);
-    if (v) vals.set(node.name, v);
+  for (const node of dependencyOrder(cx.byName, spec.outputs.map((o) => o.node), inputNames, cx.src)) {
+    const v = convertNode(cx, node);
+    if (v) cx.vals.set(node.name, v);
   }
+  const outputShapes = addOutputs(cx, spec.outputs);
+  if (!cx.inputShape) throw new SailError('graph has no input placeholder on the output path', { file: cx.src });
+  return { bytes: cx.g.toBytes({ opset: 17, metadata: spec.metadata }), flopsPerItem: cx.flops, inputShape: cx.inputShape, outputShapes };
+}
+
+/** The state of one conversion: the graph being built and what is known about each TF value so far. */
+interface Conversion {
+  src: string;
+  spec: ConvertSpec;
+  byName: Map<string, TfNode>;
+  weights: Map<string, TfWeight>;
+  g: GraphBuilder;
+  /** Converted TF values by TF node name. */
+  vals: Map<string, Val>;
+  /** FLOPs per item accumulated so far. */
+  flops: number;
+  /** TF (NHWC) input shape once the placeholder is converted. */
+  inputShape: number[] | null;
+}
+
+function newConversion(artifacts: TfGraphArtifacts, weights: Map<string, TfWeight>, spec: ConvertSpec): Conversion {
+  return {
+    src: artifacts.source,
+    spec,
+    byName: new Map<string, TfNode>(artifacts.nodes.map((n) => [n.name, n])),
+    weights,
+    g: new GraphBuilder('tfjs'),
+    vals: new Map<string, Val>(),
+    flops: 0,
+    inputShape: null,
+  };
+}
+
+/** Convert one TF node; undefined for constants, which are materialised where they are used. */
+function convertNode(cx: Conversion, node: TfNode): Val | undefined {
+  switch (node.op) {
+    case 'Const':
+      return undefined; // materialised where used, in the layout the user needs
+    case 'Placeholder':
+      return placeholder(cx, node);
+    case 'Identity':
+      return get(cx, inputNames(node)[0], node);
+    case 'Mul': case 'Sub': case 'AddV2': case 'Add': case 'RealDiv': case 'BiasAdd':
+      return binary(cx, node);
+    case '_FusedConv2D': case 'Conv2D':
+      return conv(cx, node, false);
+    case 'FusedDepthwiseConv2dNative': case 'DepthwiseConv2dNative':
+      return conv(cx, node, true);
+    case 'Relu': case 'Relu6': {
+      const x = get(cx, inputNames(node)[0], node);
+      return { onnx: clipActivation(cx, x.onnx, node.op, node), shape: x.shape };
+    }
+    case 'AvgPool': case 'MaxPool':
+      return pool(cx, node);
+    case 'Squeeze':
+      return squeeze(cx, node);
+    case '_FusedMatMul': case 'MatMul':
+      return matmul(cx, node);
+    case 'Softmax': {
+      const x = get(cx, inputNames(node)[0], node);
+      if (x.shape.length !== 2) fail(cx, node, 'only 2-D softmax is supported');
+      return { onnx: cx.g.op('Softmax', [x.onnx], { axis: -1 }), shape: x.shape };
+    }
+    default:
+      return fail(cx, node, 'op is not supported by the converter');
+  }
+}
+
+/** Expose each requested value as a graph output; returns their shapes (batch as -1). */
+function addOutputs(cx: Conversion, outputs: ConvertSpec['outputs']): number[][] {
   const outputShapes: number[][] = [];
-  for (const out of spec.outputs) {
-    const v = vals.get(out.node)!;
+  for (const out of outputs) {
+    const v = cx.vals.get(out.node)!;
     // 4-D values leave in the TF (NHWC) layout the caller knows.
-    const value = v.shape.length === 4 ? g.op('Transpose', [v.onnx], { perm: [0, 2, 3, 1] }) : v.onnx;
-    g.output(value, out.name, 'float32', v.shape.map((d, i) => (i === 0 ? 'N' : d)));
+    const value = v.shape.length === 4 ? cx.g.op('Transpose', [v.onnx], { perm: [0, 2, 3, 1] }) : v.onnx;
+    cx.g.output(value, out.name, 'float32', v.shape.map((d, i) => (i === 0 ? 'N' : d)));
     outputShapes.push(v.shape);
   }
-  if (!inputShape) throw new SailError('graph has no input placeholder on the output path', { file: src });
-  return { bytes: g.toBytes({ opset: 17, metadata: spec.metadata }), flopsPerItem: flops, inputShape, outputShapes };
+  return outputShapes;
+}
+
+// ---- per-op converters ----
+
+/** The single NHWC image input, transposed once to NCHW. */
+function placeholder(cx: Conversion, node: TfNode): Val {
+  const dims = (node.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+  if (dims.length !== 4 || dims.slice(1).some((d) => d <= 0)) fail(cx, node, 'input must be NHWC with static H, W, C');
+  if (cx.inputShape) fail(cx, node, 'only one input is supported');
+  const inputShape = [-1, dims[1], dims[2], dims[3]];
+  cx.inputShape = inputShape;
+  const name = cx.g.input(cx.spec.inputName ?? 'image', 'float32', ['N', dims[1], dims[2], dims[3]]);
+  return { onnx: cx.g.op('Transpose', [name], { perm: [0, 3, 1, 2] }), shape: inputShape };
+}
+
+/** Conv2D or depthwise convolution, with an optional fused bias and activations. */
+function conv(cx: Conversion, node: TfNode, depthwise: boolean): Val {
+  const { g, src } = cx;
+  const [xName, wName, ...rest] = inputNames(node);
+  const x = get(cx, xName, node);
+  const w = constOf(cx, wName);
+  if (!w || w.shape.length !== 4) return fail(cx, node, 'filter must be a 4-D constant');
+  if (attrString(node.attr?.data_format?.s) !== 'NHWC' && node.attr?.data_format) fail(cx, node, 'only NHWC is supported');
+  const [kh, kw, cin, m] = w.shape; // HWIO, or H W C multiplier for depthwise
+  const strides = attrInts(node.attr?.strides);
+  const dil = attrInts(node.attr?.dilations);
+  const [sh, sw] = strides.length === 4 ? [strides[1], strides[2]] : [1, 1];
+  const [dh, dw] = dil.length === 4 ? [dil[1], dil[2]] : [1, 1];
+  const padding = attrString(node.attr?.padding?.s);
+  const [, H, W, C] = x.shape;
+  if (C !== cin) fail(cx, node, `input has ${C} channels, filter expects ${cin}`);
+  const yh = spatial(H, kh, sh, dh, padding, src);
+  const yw = spatial(W, kw, sw, dw, padding, src);
+  const cout = depthwise ? cin * m : m;
+  const wInit = g.initializer(g.fresh('W'), filterToOihw(w, depthwise), depthwise ? [cout, 1, kh, kw] : [cout, cin, kh, kw]);
+  const inputs = [x.onnx, wInit];
+  const fused = (node.attr?.fused_ops?.list?.s ?? []).map(attrString);
+  let acts: string[] = [];
+  if (fused.length > 0) {
+    if (fused[0] !== 'BiasAdd') fail(cx, node, `fused ops [${fused}] not supported`);
+    const b = constOf(cx, rest[0]);
+    if (!b || b.data.length !== cout) return fail(cx, node, 'bias must be a constant of length ' + cout);
+    inputs.push(g.initializer(g.fresh('B'), b.data, [cout]));
+    acts = fused.slice(1);
+  }
+  let y = g.op('Conv', inputs, {
+    kernel_shape: [kh, kw],
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    pads: [yh.pads[0], yw.pads[0], yh.pads[1], yw.pads[1]],
+    group: depthwise ? cin : 1,
+  });
+  for (const a of acts) y = clipActivation(cx, y, a, node);
+  cx.flops += 2 * yh.out * yw.out * cout * kh * kw * (depthwise ? 1 : cin);
+  return { onnx: y, shape: [-1, yh.out, yw.out, cout] };
+}
+
+/** Re-layout a TF HWIO filter to ONNX OIHW ([C*m, 1, kh, kw] with group = C for depthwise). */
+function filterToOihw(w: TfWeight, depthwise: boolean): Float32Array {
+  const [kh, kw, cin, m] = w.shape;
+  const wo = new Float32Array(w.data.length);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < cin; c++)
+        for (let o = 0; o < m; o++) {
+          const v = w.data[((i * kw + j) * cin + c) * m + o];
+          if (depthwise) wo[((c * m + o) * kh + i) * kw + j] = v;
+          else wo[((o * cin + c) * kh + i) * kw + j] = v;
+        }
+  return wo;
+}
+
+/** AvgPool / MaxPool over the spatial axes. */
+function pool(cx: Conversion, node: TfNode): Val {
+  const x = get(cx, inputNames(node)[0], node);
+  const k = attrInts(node.attr?.ksize);
+  const s = attrInts(node.attr?.strides);
+  const padding = attrString(node.attr?.padding?.s);
+  if (x.shape.length !== 4 || k.length !== 4 || k[0] !== 1 || k[3] !== 1) fail(cx, node, 'only spatial 4-D pooling is supported');
+  const [, H, W, C] = x.shape;
+  const yh = spatial(H, k[1], s[1], 1, padding, cx.src);
+  const yw = spatial(W, k[2], s[2], 1, padding, cx.src);
+  const opType = node.op === 'AvgPool' ? 'AveragePool' : 'MaxPool';
+  const y = cx.g.op(opType, [x.onnx], {
+    kernel_shape: [k[1], k[2]],
+    strides: [s[1], s[2]],
+    pads: [yh.pads[0], yw.pads[0], yh.pads[1], yw.pads[1]],
+  });
+  return { onnx: y, shape: [-1, yh.out, yw.out, C] };
+}
+
+/** Elementwise Mul/Sub/Add/Div of two values, or of a value and a constant. */
+function binary(cx: Conversion, node: TfNode): Val {
+  const [a, b] = inputNames(node);
+  const onnxOp = { Mul: 'Mul', Sub: 'Sub', AddV2: 'Add', Add: 'Add', RealDiv: 'Div', BiasAdd: 'Add' }[node.op] as string;
+  const ca = constOf(cx, a);
+  const cb = constOf(cx, b);
+  if (ca && cb) fail(cx, node, 'constant folding of two constants is not supported');
+  const va = ca ? undefined : get(cx, a, node);
+  const vb = cb ? undefined : get(cx, b, node);
+  const rank = (va ?? vb)!.shape.length;
+  const ia = va ?? elementwiseConst(cx, ca!, rank, node);
+  const ib = vb ?? elementwiseConst(cx, cb!, rank, node);
+  const shape = (va ?? vb)!.shape;
+  if (va && vb && va.shape.join() !== vb.shape.join()) fail(cx, node, `shapes [${va.shape}] and [${vb.shape}] differ`);
+  return { onnx: cx.g.op(onnxOp, [ia.onnx, ib.onnx]), shape };
+}
+
+/** Squeeze of unit spatial axes down to [N, C]. */
+function squeeze(cx: Conversion, node: TfNode): Val {
+  const x = get(cx, inputNames(node)[0], node);
+  const dims = attrInts(node.attr?.squeeze_dims);
+  if (x.shape.length !== 4 || dims.length === 0) fail(cx, node, 'only Squeeze of explicit axes of a 4-D value is supported');
+  if (dims.some((d) => x.shape[d] !== 1)) fail(cx, node, `axes [${dims}] are not of size 1 in [${x.shape}]`);
+  const axes = dims.map((d) => NHWC_TO_NCHW_AXIS[d]);
+  const kept = x.shape.filter((_, i) => !dims.includes(i));
+  // Only valid when what remains keeps TF order: [N, C] (or [N, H, W, C] minus unit dims of H/W).
+  if (kept.length !== 2) fail(cx, node, 'only squeezing to [N, C] is supported');
+  return { onnx: cx.g.op('Squeeze', [x.onnx, cx.g.constI64(axes)]), shape: kept };
+}
+
+/** [N,K] x const [K,M] as Gemm, with an optional fused bias and activation. */
+function matmul(cx: Conversion, node: TfNode): Val {
+  const { g } = cx;
+  const [xName, wName, bName] = inputNames(node);
+  const x = get(cx, xName, node);
+  const w = constOf(cx, wName);
+  if (!w || w.shape.length !== 2 || x.shape.length !== 2) return fail(cx, node, 'only [N,K] x const [K,M] is supported');
+  if (node.attr?.transpose_a?.b) fail(cx, node, 'transpose_a is not supported');
+  const tb = node.attr?.transpose_b?.b === true;
+  const [k, mOut] = tb ? [w.shape[1], w.shape[0]] : w.shape;
+  const inputs = [x.onnx, g.initializer(g.fresh('W'), w.data, w.shape)];
+  const fused = (node.attr?.fused_ops?.list?.s ?? []).map(attrString);
+  if (fused.length > 0) {
+    const b = fused[0] === 'BiasAdd' ? constOf(cx, bName) : undefined;
+    if (!b || fused.length > 2) return fail(cx, node, `fused ops [${fused}] not supported`);
+    inputs.push(g.initializer(g.fresh('B'), b.data, [mOut]));
+  }
+  let y = g.op('Gemm', inputs, { transB: tb ? 1 : 0, alpha: float(1), beta: float(1) });
+  if (fused.length === 2) y = clipActivation(cx, y, fused[1], node);
+  cx.flops += 2 * k * mOut;
+  return { onnx: y, shape: [-1, mOut] };
+}
+
+// ---- shared helpers ----
+
+/** A SailError naming the node and the file. */
+function fail(cx: Conversion, node: TfNode, reason: string): never {
+  throw new SailError(`node '${node.name}' (${node.op}): ${reason}`, { file: cx.src });
+}
+
+/** Data inputs of a node (control inputs `^x` dropped, `:0` suffixes removed). */
+function inputNames(n: TfNode): string[] {
+  return (n.input ?? []).filter((s) => !s.startsWith('^')).map((s) => s.replace(/:0$/, ''));
+}
+
+/** The weight of a Const node, or undefined when `name` is not a constant. */
+function constOf(cx: Conversion, name: string): TfWeight | undefined {
+  const n = cx.byName.get(name);
+  return n?.op === 'Const' ? cx.weights.get(name) : undefined;
+}
+
+/** An already converted value; fails the node when its input is not one. */
+function get(cx: Conversion, name: string, node: TfNode): Val {
+  const v = cx.vals.get(name);
+  if (!v) fail(cx, node, `input '${name}' is not a supported value`);
+  return v as Val;
+}
+
+// A const used as an elementwise operand next to an NCHW value: scalars stay, per-channel
+// vectors become [1, C, 1, 1].
+function elementwiseConst(cx: Conversion, w: TfWeight, otherRank: number, node: TfNode): Val {
+  const { g } = cx;
+  const n = w.data.length;
+  if (w.shape.length === 0 || n === 1) return { onnx: g.initializer(g.fresh('k'), w.data.slice(0, 1), []), shape: [] };
+  if (w.shape.length === 1 && otherRank === 4) return { onnx: g.initializer(g.fresh('k'), w.data, [1, n, 1, 1]), shape: w.shape };
+  if (otherRank === 4) fail(cx, node, `constant of shape [${w.shape}] next to a 4-D value`);
+  return { onnx: g.initializer(g.fresh('k'), w.data, w.shape), shape: w.shape };
+}
+
+/** Relu or Relu6 (as Clip 0..6) applied to `x`. */
+function clipActivation(cx: Conversion, x: string, act: string, node: TfNode): string {
+  if (act === 'Relu') return cx.g.op('Relu', [x]);
+  if (act === 'Relu6') return cx.g.op('Clip', [x, cx.g.constF(0), cx.g.constF(6)]);
+  return fail(cx, node, `fused activation '${act}' not supported`);
 }

@@ -5,8 +5,7 @@
 import { paramSpecs, type ParamSet, type Side } from '../../head/config.js';
 import { sideDim, sideParamNames } from '../../head/graph.js';
 import { createSession, ort } from '../../onnx/session.js';
-import type { Batch, StepResult } from '../engine-types.js';
-import type { EngineTuning } from '../engine.js';
+import type { Batch, EngineTuning, StepResult } from '../engine-types.js';
 import { cpuOnly, take as takeOut, tensor } from './io.js';
 import { buildBackwardGraph, buildForwardGraph, buildInfoNceStatsGraph, buildLossBlockGraph, gradName, neutralName } from './build.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runProbe } from '../../src/eval/probe.js';
+import { runProbe } from '../../src/probe/probe.js';
 import { evaluateRetrievalOnStores } from '../../src/eval/tasks.js';
 import { loadHead } from '../../src/head/load.js';
 import { createStoreWriter } from '../../src/store/writer.js';

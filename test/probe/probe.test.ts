@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runProbe, splitRows } from '../../src/eval/probe.js';
+import { runProbe, splitRows } from '../../src/probe/probe.js';
 import { evaluateRetrievalOnStores } from '../../src/eval/tasks.js';
 import { createStoreWriter } from '../../src/store/writer.js';
 import { createTrainEngine } from '../../src/train/engine.js';

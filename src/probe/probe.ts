@@ -12,9 +12,9 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { loadHead } from '../head/load.js';
-import type { RetrievalMetrics } from './metrics.js';
-import { barChartSvg } from './svg.js';
-import { evaluateRetrievalOnStores } from './tasks.js';
+import type { RetrievalMetrics } from '../eval/metrics.js';
+import { barChartSvg } from '../eval/svg.js';
+import { evaluateRetrievalOnStores } from '../eval/tasks.js';
 
 /** One backbone pair: an image store and a text store (or one store holding both modalities). */
 export interface ProbePair {
