@@ -7,8 +7,9 @@ import { loadHead } from '../../src/head/load.js';
 import { tempDir } from '../helpers/paths.js';
 import { assertNoLeftovers, assertOneLineError, runCli, runSailWithFullDisk, tinyStore } from './helpers.js';
 
+// every head size given explicitly: on these tiny stores the CLI would otherwise choose (and announce) a small head
 const trainArgs = (store: string, out: string, ...more: string[]) =>
-  ['train', store, '--out', out, '--head', 'linear', '--dim', '4', '--batch-size', '8', '--steps', '12', '--checkpoint-every', '4', '--threads', '1', '--json', ...more];
+  ['train', store, '--out', out, '--head', 'linear', '--width-factor', '8', '--dim', '4', '--batch-size', '8', '--steps', '12', '--checkpoint-every', '4', '--threads', '1', '--json', ...more];
 
 /** Bytes of every checkpoint file, to show a refused run touched nothing. */
 function checkpointBytes(out: string): string[] {
