@@ -2,21 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { readStatus } from '../../src/data/shards.js';
 import { readWds } from '../../src/data/wds.js';
-import { startSail } from '../helpers/cli.js';
+import { exited, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { csvOf, handlers, makeJpeg, startServer } from './fixtures.js';
-
-/** Wait for a child to exit (the fixture server lives in this process, so spawnSync would deadlock it). */
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
-  child.stdout?.on('data', (d) => { stdout += d; });
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout })));
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -17,3 +17,15 @@ export function runSail(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
 export function startSail(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, sailArgs(args), { cwd: opts.cwd ?? repoRoot(), env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/**
+ * Wait for a child to exit, collecting its output (for children that talk to a fixture server living in
+ * this process, where spawnSync would deadlock it).
+ */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (d) => { stderr += d; });
+  child.stdout?.on('data', (d) => { stdout += d; });
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout })));
+}

@@ -3,7 +3,7 @@
 // on this host, or an old heartbeat from another host) are taken over.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
@@ -11,20 +11,12 @@ import { acquireLease, lockFolder, lockSlot, slotsOverlap, staleReason, type Lea
 import { download } from '../../src/data/download.js';
 import { encode } from '../../src/encoders/pipeline.js';
 import { loadTextEncoder } from '../../src/encoders/registry.js';
-import { runSail, startSail } from '../helpers/cli.js';
+import { exited, runSail, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { csvOf, makeJpeg, startServer, type FixtureServer, type Route } from '../data/fixtures.js';
 import { writeTextModel } from '../encoders/fixtures.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
-  child.stdout?.on('data', (d) => { stdout += d; });
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr, stdout })));
-}
 
 /** Every file under `dir` (relative path -> bytes), sorted. */
 function snapshot(dir: string, root = dir, out: Record<string, string> = {}): Record<string, string> {

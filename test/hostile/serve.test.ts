@@ -2,9 +2,10 @@
 // traversal paths, forged Host headers, a symlink swapped in after indexing, the access token.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageIds, makeSite, raw, SECRET, startServe, type RawResponse, type ServeProcess, type Site } from './serve-helpers.js';
+import { CHROMIUM, hasChromium, launchChromium } from '../helpers/chromium.js';
 
 // One real server for the first three tests (the symlink swap, which changes the folder, runs last),
 // and one started with --token for the last two.
@@ -142,16 +143,11 @@ test('serve --token --allowed-hosts: every request needs the token (query once, 
 });
 
 test('serve --token in headless Chromium: the page keeps the token for its API calls and runs under the CSP', async (t) => {
-  const CHROMIUM = '/usr/bin/chromium';
-  if (!existsSync(CHROMIUM)) {
+    if (!hasChromium()) {
     t.skip(`${CHROMIUM} not found: install with apt-get install -y chromium (CI does)`);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const violations: string[] = [];

@@ -4,14 +4,14 @@
 // queried in headless Chromium. Every count of every summary is asserted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { readStatus } from '../../src/data/shards.js';
 import { runSail, startSail } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
+import { CHROMIUM, hasChromium, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 /** name (folder/stem), colour, English caption (line 1; translations follow, as in Tux Paint stamps). */
 const ITEMS: [string, [number, number, number], string][] = [
@@ -104,15 +104,11 @@ test('newcomer: import -> split -> encode -> train (defaults) -> eval -> export 
     });
     // 13 PNGs (serve indexes raster images; the SVG was only rasterised into the shards)
     assert.deepEqual([info.count, info.skipped, info.queries, info.serverTextModel], [13, 0, 'server', 'use-lite']);
-    if (!existsSync(CHROMIUM)) {
+    if (!hasChromium()) {
       t.diagnostic(`${CHROMIUM} not found: the page check was skipped (apt-get install -y chromium)`);
       return;
     }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(info.url);

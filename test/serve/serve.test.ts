@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startServer } from '../../src/serve/server.js';
@@ -10,8 +9,8 @@ import { PlantedImageEncoder, PlantedTextEncoder } from '../model/helpers.js';
 import { exportModel } from '../../src/model/export.js';
 import { listImages } from '../../src/serve/image-index.js';
 import { COLORS, colourFolder, exportTiny, identityHead, TINY_BACKBONE_IDS } from './fixtures.js';
+import { CHROMIUM, hasChromium, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 /** GET with the raw path (no client-side normalisation of ../). */
 function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
@@ -63,19 +62,15 @@ test('serve: index over a folder, search API, server-side text fallback, travers
 });
 
 test('serve: headless Chromium finds the planted image, query embedded in the browser with onnxruntime-web', async (t) => {
-  if (!existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip(`${CHROMIUM} not found: install with apt-get install -y chromium (CI does)`);
     return;
   }
-  const { chromium } = await import('playwright-core');
   const root = tempDir();
   await exportTiny(join(root, 'export'));
   await colourFolder(join(root, 'images'));
   const srv = await startServer({ modelDir: join(root, 'export'), imagesDir: join(root, 'images'), exactBelow: 4, nlist: 3 });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     await srv.ready;
     const page = await browser.newPage();
