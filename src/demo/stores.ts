@@ -98,25 +98,59 @@ export async function ensureStore(spec: StoreSpec, encoders: EncoderProvider, on
   });
   const partRows = spec.partRows ?? 256;
   const nParts = Math.ceil(rows / partRows);
+  // every drawing of a concept repeats the concept's captions: each distinct text is encoded once
+  const textCache = new Map<string, Float32Array>();
+  const todo = Array.from({ length: nParts }, (_, p) => p).filter((p) => !writer.hasPart(p));
+  // Overlap: the next part's images are loaded (SVG rasterising, file reads) while this part is encoded,
+  // and the image network (worker threads) runs while the texts are encoded on this thread.
+  const imageCols = spec.columns.filter((c) => c.kind === 'image');
+  const loadPart = (p: number): Promise<ImageInput[][]> =>
+    Promise.all(imageCols.map(async (c) => {
+      const inputs: ImageInput[] = [];
+      for (let r = p * partRows; r < Math.min(rows, (p + 1) * partRows); r++) inputs.push(await c.load(r));
+      return inputs;
+    }));
+  let next = todo.length > 0 ? loadPart(todo[0]) : undefined;
   for (let p = 0; p < nParts; p++) {
-    const start = p * partRows;
-    const end = Math.min(rows, start + partRows);
-    if (writer.hasPart(p)) {
+    const end = Math.min(rows, (p + 1) * partRows);
+    if (!todo.includes(p)) {
       onProgress?.(end, rows);
       continue;
     }
+    const loaded = await next!;
+    const k = todo.indexOf(p);
+    next = k + 1 < todo.length ? loadPart(todo[k + 1]) : undefined;
+    // an unawaited rejection of the prefetch must not crash the process before it is awaited
+    next?.catch(() => {});
+    const images = (async () => {
+      const out: [string, Float32Array][] = [];
+      for (const [i, c] of imageCols.entries()) out.push([c.name, await imageEnc!.encode(loaded[i])]);
+      return out;
+    })();
+    images.catch(() => {});
     const data: Record<string, Float32Array> = {};
     for (const c of spec.columns) {
-      if (c.kind === 'image') {
-        const inputs: ImageInput[] = [];
-        for (let r = start; r < end; r++) inputs.push(await c.load(r));
-        data[c.name] = await imageEnc!.encode(inputs);
-      } else {
-        data[c.name] = await textEnc!.encode(c.texts.slice(start, end));
-      }
+      if (c.kind === 'text') data[c.name] = await encodeTextsOnce(textEnc!, c.texts.slice(p * partRows, end), textCache);
     }
+    for (const [name, e] of await images) data[name] = e;
     await writer.writePart(p, data);
     onProgress?.(end, rows);
   }
   return { manifest: await writer.finalize(), encoded: true };
+}
+
+/**
+ * Embeddings of `texts` in order, encoding only the texts not yet in `cache` (each distinct one once,
+ * in one call) and remembering them. The embedding of a text does not depend on its batch beyond float
+ * rounding (use-lite: at most 2.4e-7, below fp16 storage precision).
+ */
+export async function encodeTextsOnce(enc: TextEncoder, texts: string[], cache: Map<string, Float32Array>): Promise<Float32Array> {
+  const fresh = [...new Set(texts.filter((t) => !cache.has(t)))];
+  if (fresh.length > 0) {
+    const e = await enc.encode(fresh);
+    fresh.forEach((t, i) => cache.set(t, e.slice(i * enc.dim, (i + 1) * enc.dim)));
+  }
+  const out = new Float32Array(texts.length * enc.dim);
+  texts.forEach((t, i) => out.set(cache.get(t)!, i * enc.dim));
+  return out;
 }

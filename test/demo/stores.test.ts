@@ -98,3 +98,28 @@ test('ensureStore rejects columns of different lengths', async () => {
   s.columns.push({ name: 'extra_text', kind: 'text', texts: ['x'] });
   await assert.rejects(ensureStore(s, countingEncoders()), /extra_text has 1 rows, expected 3/);
 });
+
+test('ensureStore encodes each distinct caption once (drawings of one concept share captions), rows in order', async () => {
+  const dir = join(tempDir('sail-demo-store-'), 'dup');
+  // 10 rows, 3 distinct captions, spread over 3 parts of 4 rows; a second column repeats them too
+  const texts = Array.from({ length: 10 }, (_, i) => ['grinning face', 'cat', 'red apple'][i % 3]);
+  const s = spec(dir, texts);
+  s.columns.push({ name: 'extra_text', kind: 'text', texts: texts.map((t) => (t === 'cat' ? 'red apple' : `${t}, keywords`)) });
+  const enc = countingEncoders();
+  await ensureStore(s, enc);
+  // 'grinning face', 'cat', 'red apple', 'grinning face, keywords', 'red apple, keywords' (the extra
+  // caption of 'cat' is 'red apple', already encoded): 5 texts in all, not 20
+  assert.equal(enc.textRows, 5);
+  assert.equal(enc.imageRows, 10);
+  const store = await openStore(dir);
+  const rows = Uint32Array.from({ length: 10 }, (_, i) => i);
+  const text = await store.readRows('text', rows);
+  const extra = await store.readRows('extra_text', rows);
+  await store.close();
+  for (let r = 0; r < 10; r++) {
+    const t = texts[r];
+    const e = t === 'cat' ? 'red apple' : `${t}, keywords`;
+    assert.deepEqual(Array.from(text.subarray(r * 2, r * 2 + 2)), [t.length, t.charCodeAt(0)], `text row ${r}`);
+    assert.deepEqual(Array.from(extra.subarray(r * 2, r * 2 + 2)), [e.length, e.charCodeAt(0)], `extra_text row ${r}`);
+  }
+});

@@ -37,9 +37,10 @@ export const backbones: BackboneSpec[] = [
       }
       return loadMobileNetV2Nsfwjs({
         threads: opts.threads,
-        // Without an explicit thread count, one single-threaded worker per core (up to 2) is fastest
-        // (bench/backbones.ts); with one, a single in-process session uses that many threads.
-        workers: opts.threads ? 1 : Math.min(2, availableParallelism()),
+        // One single-threaded worker per thread asked for (default 2), up to the cores: on 2 cores two
+        // workers beat one two-thread session by overlapping decoding with the network (bench/backbones.ts).
+        // One thread: a single in-process session.
+        workers: Math.max(1, Math.min(opts.threads ?? 2, availableParallelism())),
         executionProviders: opts.executionProviders,
         batchSize: opts.batchSize,
         cacheDir: opts.cacheDir,
