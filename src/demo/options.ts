@@ -22,8 +22,9 @@ export const DEMO_DEFAULTS = {
   weightDecay: 1e-4,
   widthFactor: 2,
   targetDim: 512,
-  /** Linear probe (same loss, optimizer, batch and validation protocol; its own tuned values). */
+  /** Linear probe (same loss, optimizer and validation protocol; its own tuned values). */
   linearSteps: 150,
+  linearBatchSize: 512,
   linearLr: 3e-4,
   linearWeightDecay: 1e-4,
   linearTargetDim: 512,
@@ -72,6 +73,7 @@ export interface DemoOptions {
   widthFactor?: number;
   targetDim?: number;
   linearSteps?: number;
+  linearBatchSize?: number;
   linearLr?: number;
   linearWeightDecay?: number;
   linearTargetDim?: number;
@@ -90,6 +92,7 @@ export interface DemoOptions {
 /** Training settings of one head. */
 export interface HeadSettings {
   steps: number;
+  batchSize: number;
   lr: number;
   weightDecay: number;
   widthFactor: number;
@@ -108,7 +111,6 @@ export interface DemoSettings {
   splitSeed: number;
   trainSeeds: number[];
   styles: TrainStyle[];
-  batchSize: number;
   star: HeadSettings;
   linear: HeadSettings;
   ridgeLambdas: number[];
@@ -135,9 +137,8 @@ export function resolveSettings(o: DemoOptions, out: string): DemoSettings {
     splitSeed: o.splitSeed ?? D.splitSeed,
     trainSeeds: Array.from({ length: seeds }, (_, i) => first + i),
     styles: TRAIN_STYLES.filter((s) => styles.includes(s)),
-    batchSize: o.batchSize ?? D.batchSize,
-    star: { steps: o.steps ?? D.steps, lr: o.lr ?? D.lr, weightDecay: o.weightDecay ?? D.weightDecay, widthFactor: o.widthFactor ?? D.widthFactor, targetDim: o.targetDim ?? D.targetDim },
-    linear: { steps: o.linearSteps ?? D.linearSteps, lr: o.linearLr ?? D.linearLr, weightDecay: o.linearWeightDecay ?? D.linearWeightDecay, widthFactor: 1, targetDim: o.linearTargetDim ?? D.linearTargetDim },
+    star: { steps: o.steps ?? D.steps, batchSize: o.batchSize ?? D.batchSize, lr: o.lr ?? D.lr, weightDecay: o.weightDecay ?? D.weightDecay, widthFactor: o.widthFactor ?? D.widthFactor, targetDim: o.targetDim ?? D.targetDim },
+    linear: { steps: o.linearSteps ?? D.linearSteps, batchSize: o.linearBatchSize ?? D.linearBatchSize, lr: o.linearLr ?? D.linearLr, weightDecay: o.linearWeightDecay ?? D.linearWeightDecay, widthFactor: 1, targetDim: o.linearTargetDim ?? D.linearTargetDim },
     ridgeLambdas: o.ridgeLambdas ?? [D.ridgeLambda],
     ridgeTargets: o.ridgeTargets ?? [D.ridgeTarget],
   };

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { choleskySolve } from '../eval/linear-probe.js';
+import { solveSpd } from '../eval/cholesky.js';
 import { BlockProduct } from '../eval/similarity.js';
 import type { HeadConfig, ParamSet } from '../head/config.js';
 import { loadHead, type LoadedHead } from '../head/load.js';
@@ -78,7 +78,7 @@ export async function ridgeStats(img: Float32Array, targets: Map<string, Float32
 }
 
 /** Solve for one lambda: returns W [dTxt, dImg] and b [dTxt] (row-major, float64). */
-export function solveRidge(s: RidgeStats, target: string, lambda: number): { w: Float64Array; b: Float64Array } {
+export async function solveRidge(s: RidgeStats, target: string, lambda: number, opts: SessionOptions = {}): Promise<{ w: Float64Array; b: Float64Array }> {
   const xty = s.cross.get(target);
   if (!xty) throw new SailError(`ridge: no target named ${target}`);
   if (!(lambda > 0)) throw new SailError(`ridge: lambda must be > 0, got ${lambda}`);
@@ -89,7 +89,7 @@ export function solveRidge(s: RidgeStats, target: string, lambda: number): { w: 
   const pen = lambda * (tr / d);
   const a = Float64Array.from(s.gram);
   for (let j = 0; j < d; j++) a[j * m + j] += pen;
-  const sol = choleskySolve(a, xty, m, c); // [m, c]
+  const sol = await solveSpd(a, xty, m, c, opts); // [m, c]
   const w = new Float64Array(c * d);
   const b = new Float64Array(c);
   for (let k = 0; k < c; k++) {
@@ -123,7 +123,7 @@ export function ridgeHead(fit: { w: Float64Array; b: Float64Array }, dImg: numbe
 /**
  * Ridge heads fitted on a store's `image` rows against `text` (and `extra_text`), one per (target,
  * lambda), each saved as `runsDir/ridge-<hash>/head.safetensors` and reused while the store's fingerprint,
- * target and lambda are the same (the Cholesky solve of a 1793-d system takes seconds to minutes).
+ * target and lambda are the same.
  */
 export async function cachedRidgeHeads(
   storeDir: string, runsDir: string, targets: readonly RidgeTarget[], lambdas: readonly number[], opts: SessionOptions = {},
@@ -147,7 +147,7 @@ export async function cachedRidgeHeads(
             const [img, txt, extra] = [await store.readRange('image', 0, n), await store.readRange('text', 0, n), await store.readRange('extra_text', 0, n)];
             stats = await ridgeStats(img, new Map(targets.map((t) => [t, t === 'text' ? [txt] : [txt, extra]])), n, img.length / n, txt.length / n, opts);
           }
-          head = ridgeHead(solveRidge(stats, target, lambda), stats.dImg, stats.dTxt);
+          head = ridgeHead(await solveRidge(stats, target, lambda, opts), stats.dImg, stats.dTxt);
           await saveHead(file, head.params, head.config);
         }
         out.push({ target, lambda, head });

@@ -139,11 +139,13 @@ async function encodeDemoStores(s: DemoSettings, data: EmojiDataset, progress: P
 
 /** Step 3: train one head for one seed (reused when a finished run with the same settings exists). */
 async function trainHead(s: DemoSettings, st: EncodedStores, type: 'star' | 'linear', h: HeadSettings, seed: number, nTrain: number, progress: Progress): Promise<TrainedHead> {
-  const batchSize = Math.min(s.batchSize, nTrain);
-  const settings = { store: st.trainDir, type, ...h, batchSize, seed };
+  const { batchSize: wanted, ...rest } = h;
+  const batchSize = Math.min(wanted, nTrain);
+  // key order as before batchSize moved into HeadSettings, so finished runs keep their hash
+  const settings = { store: st.trainDir, type, ...rest, batchSize, seed };
   const stage = type === 'star' ? 'train-star' : 'train-linear';
   return trainDemoHead(
-    { storeDir: st.trainDir, runDir: join(demoPaths(s).runsDir, `${type}-${shortHash(settings)}`), type, ...h, batchSize, seed, threads: s.threads },
+    { storeDir: st.trainDir, runDir: join(demoPaths(s).runsDir, `${type}-${shortHash(settings)}`), type, ...rest, batchSize, seed, threads: s.threads },
     (done, total, loss) => progress({ stage, done, total, detail: `seed ${seed}${loss === undefined ? '' : ` loss ${loss.toFixed(4)}`}` }),
   );
 }
@@ -206,8 +208,8 @@ async function trainAndEvaluateSeeds(s: DemoSettings, st: EncodedStores, inputs:
     out.trainS += (t1 - t0) / 1000;
     progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
     await recordEvaluation(out.runs, 'untrained star', 'same init as SAIL star, 0 steps', star.initial, inputs);
-    await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
-    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final, inputs);
+    await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, batch ${s.linear.batchSize}, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
+    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, batch ${s.star.batchSize}, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final, inputs);
     progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
     out.evalS += (performance.now() - t1) / 1000;
   }

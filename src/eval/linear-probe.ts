@@ -2,6 +2,7 @@
 // with a bias column. The d x d and d x C products run on onnxruntime; the solve is a float64 Cholesky.
 import type { SessionOptions } from '../onnx/session.js';
 import { SailError } from '../util/errors.js';
+import { solveSpd } from './cholesky.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
 import { BlockProduct, scanSimilarity } from './similarity.js';
 
@@ -21,49 +22,6 @@ function transposeWithBias(x: Float32Array, n: number, d: number): Float32Array 
     t[d * n + i] = 1;
   }
   return t;
-}
-
-/** Solve (A) X = B in place for symmetric positive definite A [m, m] and B [m, c] (float64 Cholesky). */
-export function choleskySolve(a: Float64Array, b: Float64Array, m: number, c: number): Float64Array {
-  const L = Float64Array.from(a);
-  for (let j = 0; j < m; j++) {
-    let s = L[j * m + j];
-    for (let k = 0; k < j; k++) s -= L[j * m + k] * L[j * m + k];
-    if (!(s > 0)) throw new SailError('linear probe: matrix is not positive definite (increase lambda)');
-    const djj = Math.sqrt(s);
-    L[j * m + j] = djj;
-    for (let i = j + 1; i < m; i++) {
-      let t = L[i * m + j];
-      for (let k = 0; k < j; k++) t -= L[i * m + k] * L[j * m + k];
-      L[i * m + j] = t / djj;
-    }
-  }
-  // Substitutions row by row over all c right-hand sides at once: the inner loops run along contiguous
-  // rows of x (a column-at-a-time loop strides by c and is several times slower for many columns).
-  const x = Float64Array.from(b);
-  for (let i = 0; i < m; i++) {
-    const xi = i * c;
-    for (let k = 0; k < i; k++) {
-      const l = L[i * m + k];
-      if (l === 0) continue;
-      const xk = k * c;
-      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
-    }
-    const inv = 1 / L[i * m + i];
-    for (let col = 0; col < c; col++) x[xi + col] *= inv;
-  }
-  for (let i = m - 1; i >= 0; i--) {
-    const xi = i * c;
-    for (let k = i + 1; k < m; k++) {
-      const l = L[k * m + i];
-      if (l === 0) continue;
-      const xk = k * c;
-      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
-    }
-    const inv = 1 / L[i * m + i];
-    for (let col = 0; col < c; col++) x[xi + col] *= inv;
-  }
-  return x;
 }
 
 /**
@@ -96,7 +54,7 @@ export async function fitRidgeProbe(x: Float32Array, labels: Int32Array, dim: nu
   const a = Float64Array.from(xtx);
   for (let j = 0; j < dim; j++) a[j * m + j] += pen;
   a[dim * m + dim] += 1e-9 * n; // keep the bias row well conditioned without shrinking it noticeably
-  const w = choleskySolve(a, Float64Array.from(xty), m, nClasses);
+  const w = await solveSpd(a, Float64Array.from(xty), m, nClasses, opts);
   const weights = new Float32Array(nClasses * m);
   for (let j = 0; j < m; j++) for (let c = 0; c < nClasses; c++) weights[c * m + j] = w[j * nClasses + c];
   return { weights, dim, nClasses, lambda };

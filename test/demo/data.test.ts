@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { EMOJI_TEMPLATES, className, loadEmojiDataset, renderOnWhite } from '../../src/demo/emoji.js';
 import { chanceMetrics, formatMarkdownTable, formatTable } from '../../src/demo/report.js';
 import { lineChartSvg, niceStep } from '../../src/demo/plot.js';
+import { DEMO_DEFAULTS, resolveSettings } from '../../src/demo/options.js';
 
 test('emoji split: deterministic, disjoint concepts, real captions and both image styles', () => {
   const a = loadEmojiDataset();
@@ -146,4 +147,13 @@ test('validation mode: carved from the training concepts, disjoint from them; te
   const valIds = new Set(v.test.map((e) => e.id));
   assert.equal(v.train.filter((e) => valIds.has(e.id)).length, 0);
   assert.throws(() => loadEmojiDataset({ validation: 0 }), /validation/);
+});
+
+test('demo settings: the star head and the linear probe have their own batch sizes', () => {
+  const d = resolveSettings({}, 'out');
+  assert.equal(d.star.batchSize, DEMO_DEFAULTS.batchSize);
+  assert.equal(d.linear.batchSize, DEMO_DEFAULTS.linearBatchSize);
+  const s = resolveSettings({ batchSize: 64, linearBatchSize: 32 }, 'out');
+  assert.deepEqual([s.star.batchSize, s.linear.batchSize], [64, 32]);
+  assert.equal(resolveSettings({ batchSize: 64 }, 'out').linear.batchSize, DEMO_DEFAULTS.linearBatchSize, '--batch-size is the star head\'s only');
 });

@@ -20,7 +20,7 @@ const r10 = (r: Row): number => (r.metrics.t2i.r10 + r.metrics.i2t.r10) / 2;
 
 test('sail demo --limit 300: trained head beats untrained and chance; ridge row computed; second run reuses the stores', { timeout: 900_000 }, () => {
   const out = tempDir('sail-demo-e2e-');
-  const args = ['demo', '--out', out, '--limit', '300', '--steps', '20', '--linear-steps', '20', '--batch-size', '128', '--threads', '2', '--json'];
+  const args = ['demo', '--out', out, '--limit', '300', '--steps', '20', '--linear-steps', '20', '--batch-size', '128', '--linear-batch-size', '128', '--threads', '2', '--json'];
   const run = runSail(args);
   assert.equal(run.status, 0, run.stderr);
   const res = JSON.parse(run.stdout) as Result;

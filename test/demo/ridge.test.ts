@@ -55,14 +55,14 @@ test('ridge fit equals the float64 closed form (unpenalised bias) for both targe
       for (let j = 0; j < dImg; j++) xtx[j][j] += (lambda * tr) / dImg;
       const xty = Array.from({ length: m }, (_, a) => Array.from({ length: dTxt }, (_, k) => X.reduce((s, r, i) => s + r[a] * Y[i][k], 0)));
       const ref = gaussSolve(xtx, xty); // [m, dTxt]; last row = bias
-      const fit = solveRidge(stats, target, lambda);
+      const fit = await solveRidge(stats, target, lambda);
       for (let k = 0; k < dTxt; k++) {
         for (let j = 0; j < dImg; j++) assert.ok(Math.abs(fit.w[k * dImg + j] - ref[j][k]) < 1e-4 * (1 + Math.abs(ref[j][k])), `${target} λ=${lambda} W[${k},${j}] ${fit.w[k * dImg + j]} vs ${ref[j][k]}`);
         assert.ok(Math.abs(fit.b[k] - ref[dImg][k]) < 1e-4 * (1 + Math.abs(ref[dImg][k])), `${target} bias ${k}`);
       }
     }
   }
-  assert.throws(() => solveRidge(stats, 'text', 0), /lambda/);
+  await assert.rejects(solveRidge(stats, 'text', 0), /lambda/);
 });
 
 test('the ridge head applies W LN(x) + b to images and LN(t) to texts (then L2 norm) through the eval path', async () => {
@@ -73,7 +73,7 @@ test('the ridge head applies W LN(x) + b to images and LN(t) to texts (then L2 n
   const img = Float32Array.from({ length: n * dImg }, () => rng.normal());
   const txt = Float32Array.from({ length: n * dTxt }, () => rng.normal());
   const stats = await ridgeStats(img, new Map([['text', [txt]]]), n, dImg, dTxt, { threads: 1 });
-  const fit = solveRidge(stats, 'text', 0.1);
+  const fit = await solveRidge(stats, 'text', 0.1);
   const applier = createHeadRunner(ridgeHead(fit, dImg, dTxt), { threads: 1 });
   try {
     const v = await applier.apply('vision', img, n);

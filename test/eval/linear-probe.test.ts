@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { choleskySolve, evaluateRidgeProbe, fitRidgeProbe } from '../../src/eval/linear-probe.js';
+import { evaluateRidgeProbe, fitRidgeProbe } from '../../src/eval/linear-probe.js';
+import { choleskySolve } from '../../src/eval/cholesky.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Independent float64 ridge: Gauss-Jordan on (X'X + pen I_d, bias unpenalised but for a 1e-9 n guard) W = X'Y. */
