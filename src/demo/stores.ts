@@ -101,40 +101,47 @@ export async function ensureStore(spec: StoreSpec, encoders: EncoderProvider, on
   // every drawing of a concept repeats the concept's captions: each distinct text is encoded once
   const textCache = new Map<string, Float32Array>();
   const todo = Array.from({ length: nParts }, (_, p) => p).filter((p) => !writer.hasPart(p));
-  // Overlap: the next part's images are loaded (SVG rasterising, file reads) while this part is encoded,
-  // and the image network (worker threads) runs while the texts are encoded on this thread.
+  const endOf = (p: number) => Math.min(rows, (p + 1) * partRows);
+  // Two producers run side by side and a part is written when both have it: the texts (this thread,
+  // part after part, running ahead) and the images (loaded one part ahead, encoded by the image
+  // encoder's worker threads). The CPU stays busy instead of alternating between the two.
+  const textCols = spec.columns.filter((c) => c.kind === 'text');
+  const textParts = new Map<number, Promise<Record<string, Float32Array>>>();
+  let chain: Promise<unknown> = Promise.resolve();
+  for (const p of todo) {
+    const job = chain.then(async () => {
+      const out: Record<string, Float32Array> = {};
+      for (const c of textCols) out[c.name] = await encodeTextsOnce(textEnc!, c.texts.slice(p * partRows, endOf(p)), textCache);
+      return out;
+    });
+    // rejections surface when the part is awaited below; these handlers only keep them from being "unhandled"
+    job.catch(() => {});
+    textParts.set(p, job);
+    chain = job;
+  }
   const imageCols = spec.columns.filter((c) => c.kind === 'image');
   const loadPart = (p: number): Promise<ImageInput[][]> =>
     Promise.all(imageCols.map(async (c) => {
       const inputs: ImageInput[] = [];
-      for (let r = p * partRows; r < Math.min(rows, (p + 1) * partRows); r++) inputs.push(await c.load(r));
+      for (let r = p * partRows; r < endOf(p); r++) inputs.push(await c.load(r));
       return inputs;
     }));
   let next = todo.length > 0 ? loadPart(todo[0]) : undefined;
+  next?.catch(() => {});
   for (let p = 0; p < nParts; p++) {
-    const end = Math.min(rows, (p + 1) * partRows);
-    if (!todo.includes(p)) {
-      onProgress?.(end, rows);
+    if (!textParts.has(p)) {
+      onProgress?.(endOf(p), rows);
       continue;
     }
     const loaded = await next!;
     const k = todo.indexOf(p);
     next = k + 1 < todo.length ? loadPart(todo[k + 1]) : undefined;
-    // an unawaited rejection of the prefetch must not crash the process before it is awaited
     next?.catch(() => {});
-    const images = (async () => {
-      const out: [string, Float32Array][] = [];
-      for (const [i, c] of imageCols.entries()) out.push([c.name, await imageEnc!.encode(loaded[i])]);
-      return out;
-    })();
-    images.catch(() => {});
     const data: Record<string, Float32Array> = {};
-    for (const c of spec.columns) {
-      if (c.kind === 'text') data[c.name] = await encodeTextsOnce(textEnc!, c.texts.slice(p * partRows, end), textCache);
-    }
-    for (const [name, e] of await images) data[name] = e;
+    for (const [i, c] of imageCols.entries()) data[c.name] = await imageEnc!.encode(loaded[i]);
+    Object.assign(data, await textParts.get(p)!);
     await writer.writePart(p, data);
-    onProgress?.(end, rows);
+    onProgress?.(endOf(p), rows);
   }
   return { manifest: await writer.finalize(), encoded: true };
 }
