@@ -11,46 +11,63 @@ import { SailError } from '../util/errors.js';
 const BLOCKED_MIN = 256;
 const BLOCK = 128;
 
-/** Solve (A) X = B in place for symmetric positive definite A [m, m] and B [m, c] (float64 Cholesky). */
-export function choleskySolve(a: Float64Array, b: Float64Array, m: number, c: number): Float64Array {
-  const L = Float64Array.from(a);
-  for (let j = 0; j < m; j++) {
+/**
+ * Cholesky columns k0..k1-1 of L (row-major [m, m], lower triangle) in place, down to row m - 1. The
+ * contributions of columns before k0 must already be subtracted (none when k0 = 0).
+ */
+function factorColumns(L: Float64Array, m: number, k0: number, k1: number): void {
+  for (let j = k0; j < k1; j++) {
     let s = L[j * m + j];
-    for (let k = 0; k < j; k++) s -= L[j * m + k] * L[j * m + k];
+    for (let k = k0; k < j; k++) s -= L[j * m + k] * L[j * m + k];
     if (!(s > 0)) throw new SailError('linear probe: matrix is not positive definite (increase lambda)');
     const djj = Math.sqrt(s);
     L[j * m + j] = djj;
     for (let i = j + 1; i < m; i++) {
       let t = L[i * m + j];
-      for (let k = 0; k < j; k++) t -= L[i * m + k] * L[j * m + k];
+      for (let k = k0; k < j; k++) t -= L[i * m + k] * L[j * m + k];
       L[i * m + j] = t / djj;
     }
   }
-  // Substitutions row by row over all c right-hand sides at once: the inner loops run along contiguous
-  // rows of x (a column-at-a-time loop strides by c and is several times slower for many columns).
+}
+
+/** x[i] -= l x[k] over all c right-hand sides (the loop runs along the contiguous rows). */
+function subtractRow(x: Float64Array, c: number, i: number, k: number, l: number): void {
+  if (l === 0) return;
+  for (let col = 0, xi = i * c, xk = k * c; col < c; col++) x[xi + col] -= l * x[xk + col];
+}
+
+function divideRow(x: Float64Array, c: number, i: number, d: number): void {
+  const inv = 1 / d;
+  for (let col = i * c; col < (i + 1) * c; col++) x[col] *= inv;
+}
+
+/** Forward substitution L y = x for rows k0..k1-1, using columns k0.. of L (earlier rows already subtracted). */
+function forwardRows(L: Float64Array, m: number, x: Float64Array, c: number, k0: number, k1: number): void {
+  for (let i = k0; i < k1; i++) {
+    for (let k = k0; k < i; k++) subtractRow(x, c, i, k, L[i * m + k]);
+    divideRow(x, c, i, L[i * m + i]);
+  }
+}
+
+/** Backward substitution L^T y = x for rows k1-1..k0, using rows ..k1-1 of L (later rows already subtracted). */
+function backwardRows(L: Float64Array, m: number, x: Float64Array, c: number, k0: number, k1: number): void {
+  for (let i = k1 - 1; i >= k0; i--) {
+    for (let k = i + 1; k < k1; k++) subtractRow(x, c, i, k, L[k * m + i]);
+    divideRow(x, c, i, L[i * m + i]);
+  }
+}
+
+/**
+ * Solve A X = B for symmetric positive definite A [m, m] and B [m, c] (float64 Cholesky, plain loops).
+ * Substitutions run row by row over all c right-hand sides at once (a column-at-a-time loop strides by c
+ * and is several times slower for many columns).
+ */
+export function choleskySolve(a: Float64Array, b: Float64Array, m: number, c: number): Float64Array {
+  const L = Float64Array.from(a);
+  factorColumns(L, m, 0, m);
   const x = Float64Array.from(b);
-  for (let i = 0; i < m; i++) {
-    const xi = i * c;
-    for (let k = 0; k < i; k++) {
-      const l = L[i * m + k];
-      if (l === 0) continue;
-      const xk = k * c;
-      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
-    }
-    const inv = 1 / L[i * m + i];
-    for (let col = 0; col < c; col++) x[xi + col] *= inv;
-  }
-  for (let i = m - 1; i >= 0; i--) {
-    const xi = i * c;
-    for (let k = i + 1; k < m; k++) {
-      const l = L[k * m + i];
-      if (l === 0) continue;
-      const xk = k * c;
-      for (let col = 0; col < c; col++) x[xi + col] -= l * x[xk + col];
-    }
-    const inv = 1 / L[i * m + i];
-    for (let col = 0; col < c; col++) x[xi + col] *= inv;
-  }
+  forwardRows(L, m, x, c, 0, m);
+  backwardRows(L, m, x, c, 0, m);
   return x;
 }
 
@@ -85,19 +102,7 @@ export async function solveSpd(a: Float64Array, b: Float64Array, m: number, c: n
     for (let k0 = 0; k0 < m; k0 += BLOCK) {
       const k1 = Math.min(m, k0 + BLOCK);
       const w = k1 - k0;
-      for (let j = k0; j < k1; j++) {
-        let s = L[j * m + j];
-        for (let k = k0; k < j; k++) s -= L[j * m + k] * L[j * m + k];
-        if (!(s > 0)) throw new SailError('linear probe: matrix is not positive definite (increase lambda)');
-        const djj = Math.sqrt(s);
-        L[j * m + j] = djj;
-        // column j of the diagonal block and of the panel below it
-        for (let i = j + 1; i < m; i++) {
-          let t = L[i * m + j];
-          for (let k = k0; k < j; k++) t -= L[i * m + k] * L[j * m + k];
-          L[i * m + j] = t / djj;
-        }
-      }
+      factorColumns(L, m, k0, k1);
       const rest = m - k1;
       if (rest === 0) break;
       const panel = new Float64Array(rest * w);
@@ -125,14 +130,7 @@ export async function solveSpd(a: Float64Array, b: Float64Array, m: number, c: n
         const r = await prod.mul(left, x.subarray(0, k0 * c), w, k0, c);
         for (let t = 0; t < w * c; t++) x[k0 * c + t] -= r[t];
       }
-      for (let i = k0; i < k1; i++) {
-        for (let k = k0; k < i; k++) {
-          const l = L[i * m + k];
-          for (let col = 0; col < c; col++) x[i * c + col] -= l * x[k * c + col];
-        }
-        const inv = 1 / L[i * m + i];
-        for (let col = 0; col < c; col++) x[i * c + col] *= inv;
-      }
+      forwardRows(L, m, x, c, k0, k1);
     }
     // backward: L^T X = Y, last block first; the rows below a block enter through one product
     for (let k1 = m; k1 > 0; k1 -= BLOCK) {
@@ -145,14 +143,7 @@ export async function solveSpd(a: Float64Array, b: Float64Array, m: number, c: n
         const r = await prod.mul(upT, x.subarray(k1 * c), w, rest, c);
         for (let t = 0; t < w * c; t++) x[k0 * c + t] -= r[t];
       }
-      for (let i = k1 - 1; i >= k0; i--) {
-        for (let k = i + 1; k < k1; k++) {
-          const l = L[k * m + i];
-          for (let col = 0; col < c; col++) x[i * c + col] -= l * x[k * c + col];
-        }
-        const inv = 1 / L[i * m + i];
-        for (let col = 0; col < c; col++) x[i * c + col] *= inv;
-      }
+      backwardRows(L, m, x, c, k0, k1);
     }
   } finally {
     await prod.release();
