@@ -1,0 +1,103 @@
+// A minimal WebAssembly binary writer: just enough to emit small hand-written SIMD kernels (no toolchain
+// at build or run time). Encodings follow the WebAssembly core spec (binary format) and its fixed-width
+// SIMD proposal (0xFD-prefixed instructions).
+
+/** Unsigned LEB128. */
+export function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+/** Value types. */
+export const I32 = 0x7f;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+
+/** A vector: its length, then its items. */
+export function vec(items: number[][]): number[] {
+  return [...leb(items.length), ...items.flat()];
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...leb(bytes.length), ...bytes];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...leb(body.length), ...body];
+}
+
+/** Instructions used by the kernels. */
+export const op = {
+  get: (i: number) => [0x20, ...leb(i)],
+  set: (i: number) => [0x21, ...leb(i)],
+  tee: (i: number) => [0x22, ...leb(i)],
+  i32Const: (v: number) => [0x41, ...leb(v)],
+  f64Const: (v: number) => {
+    const b = new DataView(new ArrayBuffer(8));
+    b.setFloat64(0, v, true);
+    return [0x44, ...new Uint8Array(b.buffer)];
+  },
+  i32Add: [0x6a],
+  i32Shl: [0x74],
+  i32GeU: [0x4f],
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  br: (depth: number) => [0x0c, ...leb(depth)],
+  brIf: (depth: number) => [0x0d, ...leb(depth)],
+  end: [0x0b],
+};
+
+/** 0xFD-prefixed SIMD instructions (opcode numbers of the final SIMD spec). */
+const simd = (code: number): number[] => [0xfd, ...leb(code)];
+export const v128 = {
+  /** v128.load64_zero: two f32 (8 bytes) into the low half; memarg = (align 0, offset). */
+  load64Zero: (offset: number) => [...simd(0x5d), 0, ...leb(offset)],
+  /** v128.store64_lane 0: the low 8 bytes. */
+  store64Lane0: (offset: number) => [...simd(0x5b), 0, ...leb(offset), 0],
+  and: simd(0x4e),
+  f64x2Splat: simd(0x14),
+  f64x2Lt: simd(0x49),
+  f64x2Gt: simd(0x4a),
+  f64x2Sqrt: simd(0xef),
+  f64x2Add: simd(0xf0),
+  f64x2Sub: simd(0xf1),
+  f64x2Mul: simd(0xf2),
+  f64x2Div: simd(0xf3),
+  /** f64x2.promote_low_f32x4: the two low f32 lanes, widened exactly. */
+  promoteLow: simd(0x5f),
+  /** f32x4.demote_f64x2_zero: round to nearest f32 (as a Float32Array store does), high lanes zero. */
+  demoteZero: simd(0x5e),
+};
+
+/** One exported function: its parameter types, extra locals (count, type) and body (without the final `end`). */
+export interface WasmFunction {
+  name: string;
+  params: number[];
+  locals: [number, number][];
+  body: number[];
+}
+
+/** A module with one memory of `pages` 64 KiB pages (exported as `mem`) and the given functions (no results). */
+export function wasmModule(functions: WasmFunction[], pages: number): Uint8Array<ArrayBuffer> {
+  const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]);
+  const exports = [...functions.map((f, i) => [...name(f.name), 0, ...leb(i)]), [...name('mem'), 2, 0]];
+  const bodies = functions.map((f) => {
+    const code = [...vec(f.locals.map(([n, t]) => [...leb(n), t])), ...f.body, ...op.end];
+    return [...leb(code.length), ...code];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(3, vec(functions.map((_, i) => leb(i)))),
+    ...section(5, vec([[0, ...leb(pages)]])),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}
