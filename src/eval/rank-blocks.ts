@@ -106,26 +106,54 @@ interface PassResult {
 /**
  * Exact pessimistic ranks in both directions from one pass of block products (queries x candidates);
  * needs `queryGroup` and `candidateGroup`. Thresholds (best positive scores) come from a cheap pre-pass
- * of products against the gathered positives. Gemm kernels may round a pair differently in another
- * shape, so the pass also returns each positive's score as ITS block computed it; where a threshold
- * differs from that, the pass is repeated with the block's own values, so the ranks always follow the
- * definition on one consistent set of scores.
+ * of products against the gathered positives, then {@link rankScanFrom} counts.
  */
 export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Promise<RankScanResult> {
   checkInput(inp);
   if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
-  const candidatesByGroup = groupIndex(inp.candidateGroup);
-  const queriesByGroup = groupIndex(inp.queryGroup);
   // Small blocks for the best-positive products: each is [block x its positives], of which only the
   // pairs are used, so its cost grows with the block (at 8192 it was 16% of the whole scan's FLOPs).
-  const best = await bestRowPositives(inp, candidatesByGroup, POSITIVE_BLOCK, opts);
-  const colBest = await bestColumnPositives(inp, queriesByGroup, POSITIVE_BLOCK, opts);
+  const rows = await bestRowPositives(inp, groupIndex(inp.candidateGroup), POSITIVE_BLOCK, opts);
+  const columns = await bestColumnPositives(inp, groupIndex(inp.queryGroup), POSITIVE_BLOCK, opts);
+  return rankScanFrom(inp, { rows, columns }, opts);
+}
+
+/** Rounds of recounting after the full pass (each round normally settles every block it visits). */
+const MAX_RECOUNTS = 3;
+
+/**
+ * The counting pass of {@link rankScan}, from given thresholds (best positive score per query and per
+ * candidate, normally from the pre-pass). A Gemm kernel may round a pair differently in another shape
+ * (in practice: in the ragged last blocks), so the pass also returns each positive's score as ITS block
+ * computed it. Where a threshold differs from that, only the query blocks and candidate blocks holding
+ * such rows and columns are counted again, with the blocks' own values (same shapes, so the same scores):
+ * the ranks always follow the definition on one consistent set of scores, at a fraction of a second pass.
+ */
+export async function rankScanFrom(inp: ScanInput, thresholds: { rows: Float32Array; columns: Float32Array }, opts: RankScanOptions = {}): Promise<RankScanResult> {
+  checkInput(inp);
+  if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
+  const grid = blockGrid(thresholds.rows.length, thresholds.columns.length, opts);
+  const groups = { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) };
   const session: ortTypes.InferenceSession = await createSession(buildRankBlockGraph(inp.dim), opts);
   try {
-    let r = await countPass(session, inp, candidatesByGroup, queriesByGroup, best, colBest, opts);
-    const same = (a: Float32Array, b: Float32Array) => a.every((x, i) => Object.is(x, b[i]));
-    if (!same(r.rowBest, best) || !same(r.colBest, colBest)) {
-      r = await countPass(session, inp, candidatesByGroup, queriesByGroup, r.rowBest, r.colBest, opts);
+    let t = { rows: thresholds.rows, columns: thresholds.columns };
+    let todo = { rowBlocks: range(grid.rowBlocks), columnBlocks: range(grid.columnBlocks) };
+    const r = await countPass(session, inp, groups, t, grid, todo, opts);
+    for (let round = 0; round < MAX_RECOUNTS; round++) {
+      todo = { rowBlocks: blocksDiffering(t.rows, r.rowBest, grid.qb), columnBlocks: blocksDiffering(t.columns, r.colBest, grid.cb) };
+      if (todo.rowBlocks.length === 0 && todo.columnBlocks.length === 0) break;
+      t = { rows: r.rowBest.slice(), columns: r.colBest.slice() };
+      const again = await countPass(session, inp, groups, t, grid, todo, opts);
+      for (const b of todo.rowBlocks) {
+        const [lo, hi] = [b * grid.qb, Math.min(grid.nq, (b + 1) * grid.qb)];
+        r.rowCount.set(again.rowCount.subarray(lo, hi), lo);
+        r.rowBest.set(again.rowBest.subarray(lo, hi), lo);
+      }
+      for (const b of todo.columnBlocks) {
+        const [lo, hi] = [b * grid.cb, Math.min(grid.nc, (b + 1) * grid.cb)];
+        r.colCount.set(again.colCount.subarray(lo, hi), lo);
+        r.colBest.set(again.colBest.subarray(lo, hi), lo);
+      }
     }
     return {
       ranks: Int32Array.from(r.rowCount, (x) => 1 + x),
@@ -138,31 +166,65 @@ export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Prom
   }
 }
 
-/** One pass over every (query block, candidate block) with fixed thresholds. */
-async function countPass(
-  session: ortTypes.InferenceSession, inp: ScanInput, candidatesByGroup: Map<number, number[]>, queriesByGroup: Map<number, number[]>,
-  best: Float32Array, colBest: Float32Array, opts: RankScanOptions,
-): Promise<PassResult> {
-  const d = inp.dim;
-  const nq = best.length;
-  const nc = colBest.length;
-  const qg = inp.queryGroup!;
-  const cg = inp.candidateGroup!;
+/** Block sizes and counts of a scan. */
+interface BlockGrid {
+  nq: number;
+  nc: number;
+  qb: number;
+  cb: number;
+  rowBlocks: number;
+  columnBlocks: number;
+}
+
+function blockGrid(nq: number, nc: number, opts: RankScanOptions): BlockGrid {
   const qb = Math.max(1, opts.queryBlock ?? 2048);
   const cb = Math.max(1, opts.candidateBlock ?? 8192);
+  return { nq, nc, qb, cb, rowBlocks: Math.ceil(nq / qb), columnBlocks: Math.ceil(nc / cb) };
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Indices of the blocks (of `size` entries) holding an entry where `a` and `b` differ (NaN equals NaN). */
+function blocksDiffering(a: Float32Array, b: Float32Array, size: number): number[] {
+  const out = new Set<number>();
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) out.add(Math.floor(i / size));
+  return [...out].sort((x, y) => x - y);
+}
+
+/**
+ * One pass with fixed thresholds over the blocks in the rows of `todo.rowBlocks` and the columns of
+ * `todo.columnBlocks`. Row counts are complete (summed over every candidate block) for the rows of
+ * `todo.rowBlocks` only, column counts for the columns of `todo.columnBlocks` only; the rest stay 0.
+ */
+async function countPass(
+  session: ortTypes.InferenceSession, inp: ScanInput, groups: { candidatesByGroup: Map<number, number[]>; queriesByGroup: Map<number, number[]> },
+  thresholds: { rows: Float32Array; columns: Float32Array }, grid: BlockGrid, todo: { rowBlocks: number[]; columnBlocks: number[] }, opts: RankScanOptions,
+): Promise<PassResult> {
+  const { candidatesByGroup, queriesByGroup } = groups;
+  const best = thresholds.rows;
+  const colBest = thresholds.columns;
+  const d = inp.dim;
+  const { nq, nc, qb, cb } = grid;
+  const qg = inp.queryGroup!;
+  const cg = inp.candidateGroup!;
+  const rowBlocks = new Set(todo.rowBlocks);
+  const columnBlocks = new Set(todo.columnBlocks);
   const rowCount = new Float64Array(nq);
   const colCount = new Float64Array(nc);
   // NaN is the worst score: it never becomes the best (v > m is false), as in similarity.ts
   const rowBest = new Float32Array(nq).fill(-Infinity);
   const colBestSeen = new Float32Array(nc).fill(-Infinity);
-  const total = Math.ceil(nq / qb) * Math.ceil(nc / cb);
+  const total = rowBlocks.size * grid.columnBlocks + (grid.rowBlocks - rowBlocks.size) * columnBlocks.size;
   let done = 0;
   for (let q0 = 0; q0 < nq; q0 += qb) {
     const bq = Math.min(qb, nq - q0);
     const qBlock = f32(inp.queries.subarray(q0 * d, (q0 + bq) * d), [bq, d]);
     const tRow = f32(best.subarray(q0, q0 + bq), [bq, 1]);
     const rowOut = new Float32Array(bq);
+    const wholeRow = rowBlocks.has(q0 / qb);
     for (let c0 = 0; c0 < nc; c0 += cb) {
+      const wholeColumn = columnBlocks.has(c0 / cb);
+      if (!wholeRow && !wholeColumn) continue;
       const bc = Math.min(cb, nc - c0);
       const pr = blockPositives(bq, (i) => candidatesByGroup.get(qg[q0 + i])!, c0, bc, true);
       const pc = blockPositives(bc, (j) => queriesByGroup.get(cg[c0 + j]) ?? [], q0, bq, false);
@@ -181,7 +243,7 @@ async function countPass(
       const cc = out.col_count.data as Float32Array;
       const rs = out.pos_row_s.data as Float32Array;
       const cs = out.pos_col_s.data as Float32Array;
-      for (let i = 0; i < bq; i++) {
+      for (let i = 0; wholeRow && i < bq; i++) {
         let pos = 0;
         for (let p = i * pr.width; p < (i + 1) * pr.width; p++) {
           if (!pr.valid[p]) continue;
@@ -190,7 +252,7 @@ async function countPass(
         }
         rowCount[q0 + i] += rc[i] - pos;
       }
-      for (let j = 0; j < bc; j++) {
+      for (let j = 0; wholeColumn && j < bc; j++) {
         let pos = 0;
         for (let p = j; p < pc.width * bc; p += bc) {
           if (!pc.valid[p]) continue;

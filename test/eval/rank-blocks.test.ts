@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ranksFromMatrix } from '../../src/eval/metrics.js';
-import { rankScan } from '../../src/eval/rank-blocks.js';
+import { rankScan, rankScanFrom } from '../../src/eval/rank-blocks.js';
 import { l2NormalizeRows, scanSimilarity } from '../../src/eval/similarity.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -75,6 +75,39 @@ test('in-graph ranks: exact ties count against the query in both directions; sev
     assert.deepEqual([...r.ranks], [2, 4, 1], `rows ${qb}x${cb}`);
     assert.deepEqual([...r.columnRanks], [1, 1, 2, 1], `columns ${qb}x${cb}`);
   }
+});
+
+test('a threshold that differs from its block\'s own score recounts only that query block and candidate block, with the block values', async () => {
+  const rng = new Rng(33);
+  const d = 8;
+  const n = 31;
+  const q = randRows(n, d, rng);
+  const c = randRows(n, d, rng);
+  const ids = Int32Array.from({ length: n }, (_, i) => i);
+  const inp = { queries: q, candidates: c, dim: d, queryGroup: ids, candidateGroup: ids };
+  const ref = naive(q, c, d);
+  const wantRows = ranksFromMatrix(ref.s, n, n, ids, ids);
+  const wantCols = ranksFromMatrix(ref.t, n, n, ids, ids);
+  const blocks = { queryBlock: 4, candidateBlock: 9, threads: 1 }; // 8 query blocks x 4 candidate blocks
+  const exact = await rankScan(inp, blocks);
+  assert.deepEqual([...exact.ranks], [...wantRows]);
+  // thresholds as a pre-pass whose Gemm rounded two pairs differently: query 5 (block 1) and candidate 20 (block 2)
+  const rows = exact.positiveScores.slice();
+  const columns = exact.columnPositiveScores.slice();
+  rows[5] += 0.5; // far off: the first pass miscounts query 5 (and would keep doing so without the recount)
+  columns[20] -= 0.5;
+  const passes: number[] = [];
+  const r = await rankScanFrom(inp, { rows, columns }, { ...blocks, onProgress: (done, total) => { if (done === total) passes.push(total); } });
+  assert.deepEqual([...r.ranks], [...wantRows], 'rows after the recount');
+  assert.deepEqual([...r.columnRanks], [...wantCols], 'columns after the recount');
+  assert.deepEqual([...r.positiveScores], [...exact.positiveScores]);
+  assert.deepEqual([...r.columnPositiveScores], [...exact.columnPositiveScores]);
+  // the full pass (32 runs), then query block 1 x all 4 candidate blocks + the 7 other query blocks x candidate block 2
+  assert.deepEqual(passes, [32, 4 + 7]);
+  // consistent thresholds: one pass only
+  passes.length = 0;
+  await rankScanFrom(inp, { rows: exact.positiveScores, columns: exact.columnPositiveScores }, { ...blocks, onProgress: (done, total) => { if (done === total) passes.push(total); } });
+  assert.deepEqual(passes, [32]);
 });
 
 test('in-graph ranks: bad groups are SailErrors', async () => {
