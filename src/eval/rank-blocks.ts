@@ -113,9 +113,10 @@ export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Prom
   if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
   // Small blocks for the best-positive products: each is [block x its positives], of which only the
   // pairs are used, so its cost grows with the block (at 8192 it was 16% of the whole scan's FLOPs).
-  const rows = await bestRowPositives(inp, groupIndex(inp.candidateGroup), POSITIVE_BLOCK, opts);
-  const columns = await bestColumnPositives(inp, groupIndex(inp.queryGroup), POSITIVE_BLOCK, opts);
-  return rankScanFrom(inp, { rows, columns }, opts);
+  const groups = { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) };
+  const rows = await bestRowPositives(inp, groups.candidatesByGroup, POSITIVE_BLOCK, opts);
+  const columns = await bestColumnPositives(inp, groups.queriesByGroup, POSITIVE_BLOCK, opts);
+  return countFrom(inp, { rows, columns }, groups, opts);
 }
 
 /** Rounds of recounting after the full pass (each round normally settles every block it visits). */
@@ -132,8 +133,22 @@ const MAX_RECOUNTS = 3;
 export async function rankScanFrom(inp: ScanInput, thresholds: { rows: Float32Array; columns: Float32Array }, opts: RankScanOptions = {}): Promise<RankScanResult> {
   checkInput(inp);
   if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
+  const [nq, nc] = [inp.queryGroup.length, inp.candidateGroup.length];
+  if (thresholds.rows.length !== nq || thresholds.columns.length !== nc) {
+    throw new SailError(`thresholds: ${thresholds.rows.length} rows and ${thresholds.columns.length} columns for ${nq} queries and ${nc} candidates`);
+  }
+  return countFrom(inp, thresholds, { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) }, opts);
+}
+
+/** Members of each group, both ways (groupIndex). */
+interface Groups {
+  candidatesByGroup: Map<number, number[]>;
+  queriesByGroup: Map<number, number[]>;
+}
+
+/** rankScanFrom on checked input. */
+async function countFrom(inp: ScanInput, thresholds: { rows: Float32Array; columns: Float32Array }, groups: Groups, opts: RankScanOptions): Promise<RankScanResult> {
   const grid = blockGrid(thresholds.rows.length, thresholds.columns.length, opts);
-  const groups = { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) };
   const session: ortTypes.InferenceSession = await createSession(buildRankBlockGraph(inp.dim), opts);
   try {
     let t = { rows: thresholds.rows, columns: thresholds.columns };
@@ -197,7 +212,7 @@ function blocksDiffering(a: Float32Array, b: Float32Array, size: number): number
  * `todo.rowBlocks` only, column counts for the columns of `todo.columnBlocks` only; the rest stay 0.
  */
 async function countPass(
-  session: ortTypes.InferenceSession, inp: ScanInput, groups: { candidatesByGroup: Map<number, number[]>; queriesByGroup: Map<number, number[]> },
+  session: ortTypes.InferenceSession, inp: ScanInput, groups: Groups,
   thresholds: { rows: Float32Array; columns: Float32Array }, grid: BlockGrid, todo: { rowBlocks: number[]; columnBlocks: number[] }, opts: RankScanOptions,
 ): Promise<PassResult> {
   const { candidatesByGroup, queriesByGroup } = groups;

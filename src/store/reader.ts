@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
-import { float16ToFloat32 } from '../util/fp16.js';
+import { float16ToFloat32Finite } from '../util/fp16.js';
 import {
   MANIFEST, dtypeBytes, dtypeExt, readJsonFile, validateManifest, validatePartInfo,
   type PartInfo, type StoreDtype, type StoreManifest,
@@ -26,6 +26,7 @@ export class EmbeddingStore {
   /** Open descriptors, least recently used first (Map order). */
   private readonly handles = new Map<string, number>();
   private scratch = new ArrayBuffer(1 << 16);
+  private scratch32 = new Float32Array(1 << 15);
 
   private constructor(
     readonly dir: string,
@@ -228,11 +229,21 @@ export class EmbeddingStore {
         if (r === 0) throw new SailError(`short read (${got} of ${len} bytes): file changed since open?`, { file: file.path });
         got += r;
       }
+      // an fp16 run is converted whole (SIMD where available); when all its values are finite, rows are
+      // copied without a per-value check, else each requested row is checked to name the bad one
+      let values: Float32Array;
+      let allFinite = false;
+      if (bytes === 2) {
+        const n = len / 2;
+        if (this.scratch32.length < n) this.scratch32 = new Float32Array(Math.max(n, 2 * this.scratch32.length));
+        values = this.scratch32.subarray(0, n);
+        allFinite = float16ToFloat32Finite(new Uint16Array(scratch, 0, n), values);
+      } else values = new Float32Array(scratch, 0, len / 4);
       for (const pos of run.members) {
-        const off = (indices[pos] - run.first) * rowBytes;
+        const off = (indices[pos] - run.first) * dim;
         const dst = out.subarray(pos * dim, (pos + 1) * dim);
-        if (bytes === 2) float16ToFloat32(new Uint16Array(scratch, off, dim), dst as Float32Array<ArrayBuffer>);
-        else dst.set(new Float32Array(scratch, off, dim));
+        dst.set(values.subarray(off, off + dim));
+        if (allFinite) continue;
         for (let j = 0; j < dim; j++) {
           if (!Number.isFinite(dst[j])) {
             throw new SailError(`non-finite value ${dst[j]} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });

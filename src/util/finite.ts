@@ -3,7 +3,16 @@ import { SailError } from './errors.js';
 
 /** Index of the first NaN/Inf value, or -1. */
 export function firstNonFinite(x: ArrayLike<number>): number {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return i;
+  // Screen blocks without a branch per value: v * 0 is NaN exactly when v is NaN or +-Inf (else +-0), so a
+  // block's sum of v * 0 is NaN iff the block holds one; only such a block is searched value by value.
+  const BLOCK = 4096;
+  for (let b = 0; b < x.length; b += BLOCK) {
+    const e = Math.min(x.length, b + BLOCK);
+    let acc = 0;
+    for (let i = b; i < e; i++) acc += x[i] * 0;
+    if (acc === 0) continue;
+    for (let i = b; i < e; i++) if (!Number.isFinite(x[i])) return i;
+  }
   return -1;
 }
 

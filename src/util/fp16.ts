@@ -1,4 +1,5 @@
 // IEEE 754 half <-> single conversion on typed arrays (Node 20 has no Float16Array).
+import { simdHalfConverter } from './fp16-simd.js';
 
 /** Largest finite float16 value; larger magnitudes are not representable (they round to 65504 or to Inf). */
 export const FLOAT16_MAX = 65504;
@@ -56,8 +57,32 @@ export function float32ToFloat16(src: ArrayLike<number>, dst = new Uint16Array(s
   return dst;
 }
 
-/** Convert float16 bit patterns to float32 values (table lookup; fast enough for batch reads). */
+/** Convert float16 bit patterns to float32 values (the definition: a table lookup). */
 export function float16ToFloat32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
   for (let i = 0; i < src.length; i++) dst[i] = halfTable[src[i]];
   return dst;
+}
+
+/** Table conversion that reports whether every value is finite (no all-ones exponent). */
+function tableConvertFinite(src: Uint16Array, dst: Float32Array): boolean {
+  let bad = 0;
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    dst[i] = halfTable[h];
+    bad |= +((h & 0x7c00) === 0x7c00);
+  }
+  return bad === 0;
+}
+
+/**
+ * Convert float16 bit patterns into `dst` (same length) and return whether all of them are finite. Uses a
+ * WebAssembly SIMD kernel where available (the same values as {@link float16ToFloat32}; only NaN payloads
+ * may differ), which also spares the caller a finiteness pass over the floats.
+ */
+export function float16ToFloat32Finite(src: Uint16Array, dst: Float32Array): boolean {
+  const simd = src.length >= 64 ? simdHalfConverter() : undefined;
+  if (!simd) return tableConvertFinite(src, dst);
+  const k8 = src.length & ~7;
+  const head = simd(src.subarray(0, k8), dst.subarray(0, k8));
+  return tableConvertFinite(src.subarray(k8), dst.subarray(k8)) && head;
 }

@@ -14,6 +14,20 @@ export function leb(n: number): number[] {
   return out;
 }
 
+/** Signed LEB128 (i32.const immediates). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 /** Value types. */
 export const I32 = 0x7f;
 export const F64 = 0x7c;
@@ -38,13 +52,14 @@ export const op = {
   get: (i: number) => [0x20, ...leb(i)],
   set: (i: number) => [0x21, ...leb(i)],
   tee: (i: number) => [0x22, ...leb(i)],
-  i32Const: (v: number) => [0x41, ...leb(v)],
+  i32Const: (v: number) => [0x41, ...sleb(v)],
   f64Const: (v: number) => {
     const b = new DataView(new ArrayBuffer(8));
     b.setFloat64(0, v, true);
     return [0x44, ...new Uint8Array(b.buffer)];
   },
   i32Add: [0x6a],
+  i32And: [0x71],
   i32Shl: [0x74],
   i32GeU: [0x4f],
   block: [0x02, 0x40],
@@ -57,6 +72,23 @@ export const op = {
 /** 0xFD-prefixed SIMD instructions (opcode numbers of the final SIMD spec). */
 const simd = (code: number): number[] => [0xfd, ...leb(code)];
 export const v128 = {
+  /** v128.load / v128.store of 16 bytes; memarg = (align 0, offset). */
+  load: (offset: number) => [...simd(0x00), 0, ...leb(offset)],
+  store: (offset: number) => [...simd(0x0b), 0, ...leb(offset)],
+  /** v128.const from four i32 lanes. */
+  constI32x4: (lanes: [number, number, number, number]) => {
+    const b = new DataView(new ArrayBuffer(16));
+    lanes.forEach((v, i) => b.setInt32(4 * i, v, true));
+    return [...simd(0x0c), ...new Uint8Array(b.buffer)];
+  },
+  or: simd(0x50),
+  anyTrue: simd(0x53),
+  i32x4Eq: simd(0x37),
+  i32x4Shl: simd(0xab),
+  /** i32x4.extend_low_i16x8_u / extend_high_i16x8_u: four u16 lanes widened to u32. */
+  extendLowU16: simd(0xa9),
+  extendHighU16: simd(0xaa),
+  f32x4Mul: simd(0xe6),
   /** v128.load64_zero: two f32 (8 bytes) into the low half; memarg = (align 0, offset). */
   load64Zero: (offset: number) => [...simd(0x5d), 0, ...leb(offset)],
   /** v128.store64_lane 0: the low 8 bytes. */
@@ -76,17 +108,18 @@ export const v128 = {
   demoteZero: simd(0x5e),
 };
 
-/** One exported function: its parameter types, extra locals (count, type) and body (without the final `end`). */
+/** One exported function: its parameter types, result types, extra locals (count, type) and body (without the final `end`). */
 export interface WasmFunction {
   name: string;
   params: number[];
+  results?: number[];
   locals: [number, number][];
   body: number[];
 }
 
-/** A module with one memory of `pages` 64 KiB pages (exported as `mem`) and the given functions (no results). */
+/** A module with one memory of `pages` 64 KiB pages (exported as `mem`) and the given functions. */
 export function wasmModule(functions: WasmFunction[], pages: number): Uint8Array<ArrayBuffer> {
-  const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]);
+  const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec((f.results ?? []).map((t) => [t]))]);
   const exports = [...functions.map((f, i) => [...name(f.name), 0, ...leb(i)]), [...name('mem'), 2, 0]];
   const bodies = functions.map((f) => {
     const code = [...vec(f.locals.map(([n, t]) => [...leb(n), t])), ...f.body, ...op.end];

@@ -123,6 +123,28 @@ test('truncated files, dims and row counts that differ are named', async () => {
   await expectOpenError(dir, /part-00000\.image\.f16: truncated or mismatched data file.*wrong dim/);
 });
 
+test('fp16 reads (converted a run at a time): Inf and NaN name the row and column; a bad row next to the requested ones is not an error', async () => {
+  const dir = tempDir();
+  // 16 x 12 values per part: runs are long enough for the SIMD conversion (64+ values)
+  const src = await makeStore(dir, 'float16', [16, 16], { image: 12, text: 3 });
+  const file = join(dir, 'part-00001.image.f16');
+  const buf = readFileSync(file);
+  buf.writeUInt16LE(0x7e00, (5 * 12 + 7) * 2); // NaN at local row 5 (global 21), column 7
+  buf.writeUInt16LE(0xfc00, (9 * 12 + 0) * 2); // -Inf at local row 9 (global 25), column 0
+  writeFileSync(file, buf);
+  const s = await openStore(dir);
+  await assert.rejects(s.readRows('image', [16, 17, 18, 19, 20, 21, 22]), /part-00001\.image\.f16, row 21: non-finite value NaN in modality image \(column 7\)/);
+  await assert.rejects(s.readRows('image', [25]), /row 25: non-finite value -Infinity in modality image \(column 0\)/);
+  // rows 20 and 22 are read in one run with row 21 between them: that run holds a NaN, but not in a requested row
+  const got = await s.readRows('image', [20, 22, 0, 15]);
+  const rows = [20, 22, 0, 15];
+  rows.forEach((r, i) => {
+    for (let j = 0; j < 12; j++) assert.ok(Math.abs(got[i * 12 + j] - src.image[r * 12 + j]) <= 1e-3 * Math.max(1, Math.abs(src.image[r * 12 + j])), `row ${r} col ${j}`);
+  });
+  await s.close();
+  await fs.rm(dir, { recursive: true });
+});
+
 test('non-finite values in a batch read name the file and row; verify names a corrupted file', async () => {
   const dir = tempDir();
   await makeStore(dir, 'float32', [4, 4]);
