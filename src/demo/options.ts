@@ -22,6 +22,12 @@ export const DEMO_DEFAULTS = {
   weightDecay: 1e-4,
   widthFactor: 2,
   targetDim: 512,
+  /**
+   * Initial logit scale / bias of the star head (SAIL's are 20 / -10). With Lion at lr 1e-4 for 300 steps they
+   * move by at most 0.03, so the init acts as the temperature; 10 / -5 was better on validation (3 seeds).
+   */
+  logitScale: 10,
+  logitBias: -5,
   /** Linear probe (same loss, optimizer and validation protocol; its own tuned values). */
   linearSteps: 150,
   linearBatchSize: 512,
@@ -72,11 +78,17 @@ export interface DemoOptions {
   weightDecay?: number;
   widthFactor?: number;
   targetDim?: number;
+  /** Star head: initial logit scale (effective, default 10) and bias (default -5), as `sail train --logit-scale/--logit-bias`. */
+  logitScale?: number;
+  logitBias?: number;
   linearSteps?: number;
   linearBatchSize?: number;
   linearLr?: number;
   linearWeightDecay?: number;
   linearTargetDim?: number;
+  /** Linear probe: initial logit scale and bias (default 20 / -10). */
+  linearLogitScale?: number;
+  linearLogitBias?: number;
   /** Ridge penalties (relative to the mean Gram diagonal); each gives a row. */
   ridgeLambdas?: number[];
   ridgeTargets?: RidgeTarget[];
@@ -97,6 +109,9 @@ export interface HeadSettings {
   weightDecay: number;
   widthFactor: number;
   targetDim: number;
+  /** Initial logit scale / bias; absent = the head defaults (20 / -10; the linear probe's), which keeps the settings hash of earlier runs. */
+  logitScale?: number;
+  logitBias?: number;
 }
 
 /** Everything a run needs, defaults filled in. */
@@ -126,6 +141,11 @@ export function resolveSettings(o: DemoOptions, out: string): DemoSettings {
   const styles = o.styles ?? D.styles;
   for (const s of styles) if (!TRAIN_STYLES.includes(s)) throw new SailError(`unknown drawing style ${JSON.stringify(s)} (known: ${TRAIN_STYLES.join(', ')})`);
   if (styles.length === 0) throw new SailError('at least one training drawing style is needed');
+  for (const [name, scale, bias] of [['', o.logitScale, o.logitBias], ['linear', o.linearLogitScale, o.linearLogitBias]] as const) {
+    const key = (k: string) => (name ? `${name}${k}` : k[0].toLowerCase() + k.slice(1));
+    if (scale !== undefined && !(scale >= 1 && scale <= 100)) throw new SailError(`${key('LogitScale')} must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${scale}`);
+    if (bias !== undefined && !Number.isFinite(bias)) throw new SailError(`${key('LogitBias')} must be a finite number, got ${bias}`);
+  }
   return {
     out,
     imageBackbone: o.imageBackbone ?? DEFAULT_IMAGE_BACKBONE,
@@ -137,8 +157,8 @@ export function resolveSettings(o: DemoOptions, out: string): DemoSettings {
     splitSeed: o.splitSeed ?? D.splitSeed,
     trainSeeds: Array.from({ length: seeds }, (_, i) => first + i),
     styles: TRAIN_STYLES.filter((s) => styles.includes(s)),
-    star: { steps: o.steps ?? D.steps, batchSize: o.batchSize ?? D.batchSize, lr: o.lr ?? D.lr, weightDecay: o.weightDecay ?? D.weightDecay, widthFactor: o.widthFactor ?? D.widthFactor, targetDim: o.targetDim ?? D.targetDim },
-    linear: { steps: o.linearSteps ?? D.linearSteps, batchSize: o.linearBatchSize ?? D.linearBatchSize, lr: o.linearLr ?? D.linearLr, weightDecay: o.linearWeightDecay ?? D.linearWeightDecay, widthFactor: 1, targetDim: o.linearTargetDim ?? D.linearTargetDim },
+    star: { steps: o.steps ?? D.steps, batchSize: o.batchSize ?? D.batchSize, lr: o.lr ?? D.lr, weightDecay: o.weightDecay ?? D.weightDecay, widthFactor: o.widthFactor ?? D.widthFactor, targetDim: o.targetDim ?? D.targetDim, logitScale: o.logitScale ?? D.logitScale, logitBias: o.logitBias ?? D.logitBias },
+    linear: { steps: o.linearSteps ?? D.linearSteps, batchSize: o.linearBatchSize ?? D.linearBatchSize, lr: o.linearLr ?? D.linearLr, weightDecay: o.linearWeightDecay ?? D.linearWeightDecay, widthFactor: 1, targetDim: o.linearTargetDim ?? D.linearTargetDim, logitScale: o.linearLogitScale, logitBias: o.linearLogitBias },
     ridgeLambdas: o.ridgeLambdas ?? [D.ridgeLambda],
     ridgeTargets: o.ridgeTargets ?? [D.ridgeTarget],
   };

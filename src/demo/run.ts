@@ -209,7 +209,7 @@ async function trainAndEvaluateSeeds(s: DemoSettings, st: EncodedStores, inputs:
     progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
     await recordEvaluation(out.runs, 'untrained star', 'same init as SAIL star, 0 steps', star.initial, inputs);
     await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, batch ${s.linear.batchSize}, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
-    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, batch ${s.star.batchSize}, lr ${s.star.lr}, wd ${s.star.weightDecay}`, star.final, inputs);
+    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, batch ${s.star.batchSize}, lr ${s.star.lr}, wd ${s.star.weightDecay}, logit scale/bias init ${s.star.logitScale ?? 20}/${s.star.logitBias ?? -10}`, star.final, inputs);
     progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
     out.evalS += (performance.now() - t1) / 1000;
   }

@@ -7,7 +7,8 @@ import type { HeadType } from '../head/config.js';
 import { initParams } from '../head/init.js';
 import type { LoadedHead } from '../head/load.js';
 import { createTrainEngine } from '../train/engine.js';
-import { loadLatestCheckpoint } from '../train/checkpoint.js';
+import { CHECKPOINT_DIR, loadLatestCheckpoint } from '../train/checkpoint.js';
+import { openStore } from '../store/reader.js';
 import { trainLoop } from '../train/loop.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { SailError } from '../util/errors.js';
@@ -26,6 +27,9 @@ export interface DemoTrainOptions {
   weightDecay: number;
   seed: number;
   threads?: number;
+  /** Initial logit scale / bias (default: the head defaults). */
+  logitScale?: number;
+  logitBias?: number;
 }
 
 /** A trained head, the untrained head it started from, and its loss curve. */
@@ -46,12 +50,13 @@ const RUN_SPEC = 'demo-run.json';
  * and Lion. `onStep(done, total, loss)` reports every step.
  */
 export async function trainDemoHead(o: DemoTrainOptions, onStep?: (done: number, total: number, loss?: number) => void): Promise<TrainedHead> {
-  const spec = { v: 1, store: o.storeDir, type: o.type, widthFactor: o.widthFactor, targetDim: o.targetDim, steps: o.steps, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, seed: o.seed };
+  const spec = { v: 1, store: o.storeDir, type: o.type, widthFactor: o.widthFactor, targetDim: o.targetDim, steps: o.steps, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, seed: o.seed, logitScale: o.logitScale, logitBias: o.logitBias };
   const specPath = join(o.runDir, RUN_SPEC);
-  // Settings changed since the last run: its checkpoint cannot be resumed, start over.
+  // Settings changed since the last run, or the store was re-encoded since (its files differ): the
+  // checkpoint cannot be resumed, start over.
   if (existsSync(o.runDir)) {
     const prev = existsSync(specPath) ? await fs.readFile(specPath, 'utf8').catch(() => '') : '';
-    if (prev.trim() !== JSON.stringify(spec, null, 2)) await fs.rm(o.runDir, { recursive: true, force: true });
+    if (prev.trim() !== JSON.stringify(spec, null, 2) || (await trainedOnOtherStore(o.runDir, o.storeDir))) await fs.rm(o.runDir, { recursive: true, force: true });
   }
   await writeJsonAtomic(specPath, spec);
   onStep?.(0, o.steps);
@@ -59,7 +64,7 @@ export async function trainDemoHead(o: DemoTrainOptions, onStep?: (done: number,
     storeDir: o.storeDir,
     outDir: o.runDir,
     createEngine: (eo) => createTrainEngine(eo),
-    head: { type: o.type, widthFactor: o.widthFactor, targetDim: o.targetDim },
+    head: { type: o.type, widthFactor: o.widthFactor, targetDim: o.targetDim, logitScaleInit: o.logitScale, logitBiasInit: o.logitBias },
     loss: 'siglip',
     optimizer: 'lion',
     lr: o.lr,
@@ -80,6 +85,19 @@ export async function trainDemoHead(o: DemoTrainOptions, onStep?: (done: number,
   // The loop initialises with initParams(head, new Rng(seed)): the same call gives the untrained twin.
   const initial = { config: summary.head, params: initParams(summary.head, new Rng(o.seed)) };
   return { initial, final, checkpoint: ck.dir, curve: await readCurve(summary.log), seconds: summary.seconds };
+}
+
+/** Whether the run's checkpoint records another store fingerprint than the store has now. */
+async function trainedOnOtherStore(runDir: string, storeDir: string): Promise<boolean> {
+  const file = join(runDir, CHECKPOINT_DIR, 'config.json');
+  if (!existsSync(file)) return false;
+  const saved = await fs.readFile(file, 'utf8').then((t) => (JSON.parse(t) as { storeFingerprint?: unknown }).storeFingerprint, () => undefined);
+  const store = await openStore(storeDir);
+  try {
+    return saved !== store.fingerprint;
+  } finally {
+    await store.close();
+  }
 }
 
 /** Loss per step from the loop's JSONL log. */
