@@ -141,10 +141,10 @@ export function resolveSettings(o: DemoOptions, out: string): DemoSettings {
   const styles = o.styles ?? D.styles;
   for (const s of styles) if (!TRAIN_STYLES.includes(s)) throw new SailError(`unknown drawing style ${JSON.stringify(s)} (known: ${TRAIN_STYLES.join(', ')})`);
   if (styles.length === 0) throw new SailError('at least one training drawing style is needed');
-  for (const [name, scale, bias] of [['', o.logitScale, o.logitBias], ['linear', o.linearLogitScale, o.linearLogitBias]] as const) {
-    const key = (k: string) => (name ? `${name}${k}` : k[0].toLowerCase() + k.slice(1));
-    if (scale !== undefined && !(scale >= 1 && scale <= 100)) throw new SailError(`${key('LogitScale')} must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${scale}`);
-    if (bias !== undefined && !Number.isFinite(bias)) throw new SailError(`${key('LogitBias')} must be a finite number, got ${bias}`);
+  const inits = [['logitScale', o.logitScale, 'logitBias', o.logitBias], ['linearLogitScale', o.linearLogitScale, 'linearLogitBias', o.linearLogitBias]] as const;
+  for (const [scaleName, scale, biasName, bias] of inits) {
+    if (scale !== undefined && !(scale >= 1 && scale <= 100)) throw new SailError(`${scaleName} must be in [1, 100] (the log-scale is clamped to [0, ln 100]), got ${scale}`);
+    if (bias !== undefined && !Number.isFinite(bias)) throw new SailError(`${biasName} must be a finite number, got ${bias}`);
   }
   return {
     out,

@@ -14,6 +14,7 @@ import { EMOJI_TEMPLATES, className, loadEmojiDataset, renderDrawing, renderOnWh
 import { ensureStore, type EncoderProvider, type StoreSpec } from './stores.js';
 import { chanceMetrics, formatMarkdownTable, formatTable, type DemoMetrics, type MethodResult } from './report.js';
 import { lineChartSvg } from './plot.js';
+import { defaultHeadConfig } from '../head/config.js';
 import { trainDemoHead, type TrainedHead } from './train.js';
 import { evaluateHead, type EvalInputs, type QueryRanks } from './evaluate.js';
 import { cachedRidgeHeads } from './ridge.js';
@@ -209,7 +210,7 @@ async function trainAndEvaluateSeeds(s: DemoSettings, st: EncodedStores, inputs:
     progress({ stage: 'eval', done: 0, total: 3, detail: `seed ${seed}` });
     await recordEvaluation(out.runs, 'untrained star', 'same init as SAIL star, 0 steps', star.initial, inputs);
     await recordEvaluation(out.runs, 'linear probe', `linear head (target ${s.linear.targetDim}), ${s.linear.steps} steps, batch ${s.linear.batchSize}, lr ${s.linear.lr}, wd ${s.linear.weightDecay}`, linear.final, inputs);
-    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, batch ${s.star.batchSize}, lr ${s.star.lr}, wd ${s.star.weightDecay}, logit scale/bias init ${s.star.logitScale ?? 20}/${s.star.logitBias ?? -10}`, star.final, inputs);
+    await recordEvaluation(out.runs, 'SAIL star', `star head (width x${s.star.widthFactor}), ${s.star.steps} steps, batch ${s.star.batchSize}, lr ${s.star.lr}, wd ${s.star.weightDecay}, logit scale/bias init ${s.star.logitScale ?? defaultHeadConfig.logitScaleInit}/${s.star.logitBias ?? defaultHeadConfig.logitBiasInit}`, star.final, inputs);
     progress({ stage: 'eval', done: 3, total: 3, detail: `seed ${seed}` });
     out.evalS += (performance.now() - t1) / 1000;
   }
