@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SailError } from '../util/errors.js';
+import { firstNonFinite } from '../util/finite.js';
 import { float16ToFloat32Finite } from '../util/fp16.js';
 import {
   MANIFEST, dtypeBytes, dtypeExt, readJsonFile, validateManifest, validatePartInfo,
@@ -243,12 +244,8 @@ export class EmbeddingStore {
         const off = (indices[pos] - run.first) * dim;
         const dst = out.subarray(pos * dim, (pos + 1) * dim);
         dst.set(values.subarray(off, off + dim));
-        if (allFinite) continue;
-        for (let j = 0; j < dim; j++) {
-          if (!Number.isFinite(dst[j])) {
-            throw new SailError(`non-finite value ${dst[j]} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });
-          }
-        }
+        const j = allFinite ? -1 : firstNonFinite(dst);
+        if (j >= 0) throw new SailError(`non-finite value ${dst[j]} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });
       }
     }
   }

@@ -2,7 +2,7 @@
 // non-finite values (so callers can skip a per-value finiteness pass). Bit-identical to the table in
 // fp16.ts for every finite and infinite half; NaNs stay NaNs (payload bits may differ, and callers that
 // see the flag fall back to the table anyway).
-import { I32, V128, op, v128, wasmModule, type WasmFunction } from './wasm-emit.js';
+import { I32, V128, instantiateModule, lazyWasm, op, v128, type WasmFunction } from './wasm-emit.js';
 
 /** Halves per chunk copied through the module's memory (64 KiB in, 128 KiB out). */
 const CHUNK = 32768;
@@ -56,7 +56,7 @@ export type HalfConverter = (src: Uint16Array, dst: Float32Array) => boolean;
 
 function instantiate(): HalfConverter {
   type Convert = (src: number, dst: number, n: number) => number;
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(wasmModule([convertFunction()], PAGES))).exports as { f16to32: Convert; mem: WebAssembly.Memory };
+  const exports = instantiateModule<{ f16to32: Convert }>([convertFunction()], PAGES);
   const halves = new Uint16Array(exports.mem.buffer, SRC, CHUNK);
   const floats = new Float32Array(exports.mem.buffer, DST, CHUNK);
   return (src, dst) => {
@@ -72,16 +72,5 @@ function instantiate(): HalfConverter {
   };
 }
 
-let cached: HalfConverter | null | undefined;
-
 /** The SIMD converter, or undefined where WebAssembly SIMD is unavailable. */
-export function simdHalfConverter(): HalfConverter | undefined {
-  if (cached === undefined) {
-    try {
-      cached = typeof WebAssembly === 'object' ? instantiate() : null;
-    } catch {
-      cached = null;
-    }
-  }
-  return cached ?? undefined;
-}
+export const simdHalfConverter: () => HalfConverter | undefined = lazyWasm(instantiate);

@@ -134,3 +134,26 @@ export function wasmModule(functions: WasmFunction[], pages: number): Uint8Array
     ...section(10, vec(bodies)),
   ]);
 }
+
+/** Compile and instantiate a module from {@link wasmModule}; its exports, `mem` included. */
+export function instantiateModule<T>(functions: WasmFunction[], pages: number): T & { mem: WebAssembly.Memory } {
+  return new WebAssembly.Instance(new WebAssembly.Module(wasmModule(functions, pages))).exports as T & { mem: WebAssembly.Memory };
+}
+
+/**
+ * A lazily built WebAssembly-backed value: the first call runs `build` and later calls reuse its result;
+ * undefined where WebAssembly or its SIMD instructions are unavailable (callers then use their scalar path).
+ */
+export function lazyWasm<T>(build: () => T): () => T | undefined {
+  let cached: T | null | undefined;
+  return () => {
+    if (cached === undefined) {
+      try {
+        cached = typeof WebAssembly === 'object' ? build() : null;
+      } catch {
+        cached = null; // an engine without WebAssembly SIMD
+      }
+    }
+    return cached ?? undefined;
+  };
+}
