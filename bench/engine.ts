@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createStoreWriter } from '../src/store/writer.js';
-import { envLine, findPython, median as med, peersDir, runPeer, torchBestEnv } from './peers.js';
+import { describeProbes, envLine, findPython, median as med, peerEnv, peersDir, probeOpenblasCores, runPeer } from './peers.js';
 import type { HeadConfig } from '../src/head/config.js';
 import { initParams } from '../src/head/init.js';
 import { GraphBuilder } from '../src/onnx/graph.js';
@@ -177,7 +177,8 @@ function sailTrainSeconds(store: string, out: string, steps: number): number {
 /**
  * `sail train` (N = 4096, star 384 -> 3072 -> 512 x2, SigLIP, Lion) against PyTorch in its best
  * environment, alternating: sail, torch (default malloc), torch (hugetlb malloc); each pair's ratio uses
- * the faster torch run. SAIL_BENCH_PAIRS (default 3) pairs; skipped without a Python with torch.
+ * the faster torch run; OpenBLAS runs the kernel set probeOpenblasCores found fastest. SAIL_BENCH_PAIRS
+ * (default 3) pairs; skipped without a Python with torch.
  */
 async function benchTrainVsTorch(): Promise<void> {
   const py = findPython(['torch', 'numpy']);
@@ -194,11 +195,14 @@ async function benchTrainVsTorch(): Promise<void> {
   try {
     const store = join(dir, 'store');
     await makeTrainStore(store, 3 * PEER_N, 384);
+    const probes = probeOpenblasCores(py.python, THREADS);
+    console.log(`  ${describeProbes(probes)}`);
+    const core = probes[0]?.core;
     for (let p = 0; p < pairs; p++) {
       const sail = sailTrainSeconds(store, join(dir, `out${p}`), steps);
       const args = ['--n', String(PEER_N), '--dim', '384', '--width', '8', '--out', '512', '--steps', String(steps - 2), '--warmup', '2', '--threads', String(THREADS)];
-      const a = runPeer(py.python, 'torch_step.py', args, torchBestEnv(false)).result;
-      const b = runPeer(py.python, 'torch_step.py', args, torchBestEnv(true)).result;
+      const a = runPeer(py.python, 'torch_step.py', args, peerEnv({ core, hugetlb: false })).result;
+      const b = runPeer(py.python, 'torch_step.py', args, peerEnv({ core, hugetlb: true })).result;
       const torch = Math.min(a.median_s_per_step as number, b.median_s_per_step as number);
       if (p === 0) console.log(`  PyTorch ${String(a.torch)}, ${String(a.threads)} threads, BLAS: ${String(a.blas)} (${(a.blas_libraries as string[]).join(', ')})`);
       sails.push(sail);

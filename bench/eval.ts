@@ -17,7 +17,7 @@ import { retrievalMetrics } from '../src/eval/metrics.js';
 import { createStoreWriter } from '../src/store/writer.js';
 import { saveHead } from '../src/train/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
-import { envLine, findPython, median, peersDir, runPeer } from './peers.js';
+import { describeProbes, envLine, findPython, median, peerEnv, peersDir, probeOpenblasCores, runPeer } from './peers.js';
 
 const N = Number(process.env.SAIL_BENCH_EVAL_N ?? 100_000);
 const CLI_N = Number(process.env.SAIL_BENCH_EVAL_CLI_N ?? 50_000);
@@ -104,13 +104,16 @@ async function benchCliVsNumpy(): Promise<void> {
   try {
     const { store, head } = await makeRetrievalFixture(dir, CLI_N);
     const nPairs = Number(process.env.SAIL_BENCH_PAIRS ?? 3);
+    const probes = probeOpenblasCores(py.python, THREADS);
+    console.log(`  ${describeProbes(probes)}`);
+    const env = peerEnv({ core: probes[0]?.core });
     const ratios: number[] = [];
     const sails: number[] = [];
     const peers: number[] = [];
     console.log(`sail eval --task retrieval vs numpy, ${CLI_N} x ${CLI_N}, ${D}-d fp16 store, linear head, ${THREADS} threads (wall time incl. start-up)`);
     for (let p = 0; p < nPairs; p++) {
       const s = sailEval(store, head, join(dir, `out${p}`));
-      const n = runPeer(py.python, 'numpy_retrieval.py', ['--store', store, '--head', head, '--threads', String(THREADS)]);
+      const n = runPeer(py.python, 'numpy_retrieval.py', ['--store', store, '--head', head, '--threads', String(THREADS)], env);
       const peerRecalls = { imageToText: n.result.imageToText, textToImage: n.result.textToImage } as Recalls;
       if (p === 0) console.log(`  numpy ${String(n.result.numpy)}, BLAS: ${String(n.result.blas)} (${(n.result.blas_libraries as string[]).join(', ')})`);
       const same = recallLine(s.recalls) === recallLine(peerRecalls);
