@@ -60,7 +60,7 @@ export interface CoreProbe {
 /**
  * OPENBLAS_CORETYPE values worth trying on this CPU, from /proc/cpuinfo flags. OpenBLAS's own detection
  * can fail on CPUs newer than its release (Debian's 0.3.21 runs an Emerald Rapids Xeon, family 6 model
- * 207, with its generic "Prescott" SSE3 kernels, about 5x slower than its AVX-512 ones); forcing a
+ * 207, with its generic "Prescott" SSE3 kernels, 5-8x slower than its AVX-512 ones); forcing a
  * kernel set the CPU supports is what a user who knows would do, so the peers get the fastest.
  */
 export function coreCandidates(cpuinfo = readCpuinfo()): string[] {
