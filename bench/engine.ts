@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createStoreWriter } from '../src/store/writer.js';
-import { describeProbes, envLine, findPython, median as med, peerEnv, peersDir, probeOpenblasCores, runPeer } from './peers.js';
+import { chooseOpenblasCore, envLine, findPython, median as med, peerEnv, peersDir, runPeer } from './peers.js';
 import type { HeadConfig } from '../src/head/config.js';
 import { initParams } from '../src/head/init.js';
 import { GraphBuilder } from '../src/onnx/graph.js';
@@ -195,9 +195,7 @@ async function benchTrainVsTorch(): Promise<void> {
   try {
     const store = join(dir, 'store');
     await makeTrainStore(store, 3 * PEER_N, 384);
-    const probes = probeOpenblasCores(py.python, THREADS);
-    console.log(`  ${describeProbes(probes)}`);
-    const core = probes[0]?.core;
+    const core = chooseOpenblasCore(py.python, THREADS);
     for (let p = 0; p < pairs; p++) {
       const sail = sailTrainSeconds(store, join(dir, `out${p}`), steps);
       const args = ['--n', String(PEER_N), '--dim', '384', '--width', '8', '--out', '512', '--steps', String(steps - 2), '--warmup', '2', '--threads', String(THREADS)];

@@ -17,7 +17,7 @@ import { retrievalMetrics } from '../src/eval/metrics.js';
 import { createStoreWriter } from '../src/store/writer.js';
 import { saveHead } from '../src/train/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
-import { describeProbes, envLine, findPython, median, peerEnv, peersDir, probeOpenblasCores, runPeer } from './peers.js';
+import { chooseOpenblasCore, envLine, findPython, median, peerEnv, peersDir, runPeer } from './peers.js';
 
 const N = Number(process.env.SAIL_BENCH_EVAL_N ?? 100_000);
 const CLI_N = Number(process.env.SAIL_BENCH_EVAL_CLI_N ?? 50_000);
@@ -104,9 +104,7 @@ async function benchCliVsNumpy(): Promise<void> {
   try {
     const { store, head } = await makeRetrievalFixture(dir, CLI_N);
     const nPairs = Number(process.env.SAIL_BENCH_PAIRS ?? 3);
-    const probes = probeOpenblasCores(py.python, THREADS);
-    console.log(`  ${describeProbes(probes)}`);
-    const env = peerEnv({ core: probes[0]?.core });
+    const env = peerEnv({ core: chooseOpenblasCore(py.python, THREADS) });
     const ratios: number[] = [];
     const sails: number[] = [];
     const peers: number[] = [];

@@ -110,6 +110,13 @@ export function describeProbes(probes: CoreProbe[]): string {
     `${p.core ? `OPENBLAS_CORETYPE=${p.core}` : `own detection (${p.used})`} ${p.gflops.toFixed(0)} GFLOP/s${i === 0 ? ' <- used' : ''}`).join(', ');
 }
 
+/** Probe the OpenBLAS cores (probeOpenblasCores), print the result, and return the fastest one to force (if any). */
+export function chooseOpenblasCore(python: string, threads: number): string | undefined {
+  const probes = probeOpenblasCores(python, threads);
+  console.log(`  ${describeProbes(probes)}`);
+  return probes[0]?.core;
+}
+
 /**
  * A peer's environment: user overrides of OpenBLAS's core and L2 size removed, then `core` forced
  * when given (the probe's winner), and glibc's hugetlb malloc when asked.

@@ -109,11 +109,9 @@ interface PassResult {
  * of products against the gathered positives, then {@link rankScanFrom} counts.
  */
 export async function rankScan(inp: ScanInput, opts: RankScanOptions = {}): Promise<RankScanResult> {
-  checkInput(inp);
-  if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
+  const groups = checkedGroups(inp);
   // Small blocks for the best-positive products: each is [block x its positives], of which only the
   // pairs are used, so its cost grows with the block (at 8192 it was 16% of the whole scan's FLOPs).
-  const groups = { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) };
   const rows = await bestRowPositives(inp, groups.candidatesByGroup, POSITIVE_BLOCK, opts);
   const columns = await bestColumnPositives(inp, groups.queriesByGroup, POSITIVE_BLOCK, opts);
   return countFrom(inp, { rows, columns }, groups, opts);
@@ -131,19 +129,25 @@ const MAX_RECOUNTS = 3;
  * the ranks always follow the definition on one consistent set of scores, at a fraction of a second pass.
  */
 export async function rankScanFrom(inp: ScanInput, thresholds: { rows: Float32Array; columns: Float32Array }, opts: RankScanOptions = {}): Promise<RankScanResult> {
-  checkInput(inp);
-  if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
-  const [nq, nc] = [inp.queryGroup.length, inp.candidateGroup.length];
+  const groups = checkedGroups(inp);
+  const [nq, nc] = [inp.queryGroup!.length, inp.candidateGroup!.length];
   if (thresholds.rows.length !== nq || thresholds.columns.length !== nc) {
     throw new SailError(`thresholds: ${thresholds.rows.length} rows and ${thresholds.columns.length} columns for ${nq} queries and ${nc} candidates`);
   }
-  return countFrom(inp, thresholds, { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) }, opts);
+  return countFrom(inp, thresholds, groups, opts);
 }
 
 /** Members of each group, both ways (groupIndex). */
 interface Groups {
   candidatesByGroup: Map<number, number[]>;
   queriesByGroup: Map<number, number[]>;
+}
+
+/** Checks a scan's input (groups required) and indexes its groups. */
+function checkedGroups(inp: ScanInput): Groups {
+  checkInput(inp);
+  if (!inp.queryGroup || !inp.candidateGroup) throw new SailError('ranks need queryGroup and candidateGroup');
+  return { candidatesByGroup: groupIndex(inp.candidateGroup), queriesByGroup: groupIndex(inp.queryGroup) };
 }
 
 /** rankScanFrom on checked input. */
