@@ -1,6 +1,6 @@
 // Head forward as ONNX nodes. One builder per head type; parameters are looked up through a callback so
 // the same code serves training graphs (params are graph inputs), inference and export (initializers).
-import type { GraphBuilder } from '../onnx/graph.js';
+import { float, type GraphBuilder } from '../onnx/graph.js';
 import { paramSpecs, type HeadConfig, type ParamSet, type Side } from './config.js';
 
 /** Maps a parameter name (as in paramSpecs) to the graph value holding it. */
@@ -14,12 +14,16 @@ export interface HeadForwardValues {
   xhat?: string;
   /** LayerNorm output after the affine part. */
   y: string;
-  /** star: f1/f2 pre-activations; mlp: proj.0 pre-activation. */
+  /** mlp: proj.0 pre-activation. */
   h1?: string;
-  h2?: string;
-  /** star: clamp(h2, +-1e3) and ReLU6(clamp(h1)). */
-  c2?: string;
-  r?: string;
+  /**
+   * star, training only: what dL/da is multiplied by to give dL/dh1 and dL/dh2, the gradients of the
+   * f1 and f2 pre-activations (the activation's derivatives, masks included).
+   */
+  gate1?: string;
+  gate2?: string;
+  /** star, training only: bool scalar, true when no upper clamp can act and the short gates ran. */
+  noUpperClamp?: string;
   /** Input of the last Linear. */
   a?: string;
 }
@@ -116,16 +120,11 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
   }
   const m = `${side}_mapping_network`;
   if (cfg.type === 'star') {
-    const lo = g.constF(-1e3);
-    const hi = g.constF(1e3);
     const h1 = linear(y, `${m}.f1.weight`, `${m}.f1.bias`);
     const h2 = linear(y, `${m}.f2.weight`, `${m}.f2.bias`);
-    // ReLU6(clamp(h1, +-1e3)) == clamp(h1, 0, 6): one Clip instead of two
-    const r = g.op('Clip', [h1, g.constF(0), g.constF(6)]);
-    const c2 = g.op('Clip', [h2, lo, hi]);
-    const a = g.op('Mul', [r, c2]);
-    const out = opts.skipOutput ? '' : linear(a, `${m}.g.weight`, `${m}.g.bias`);
-    return { out, xhat, y, h1, h2, c2, r, a };
+    const act = training ? starTraining(g, y, h1, h2, param(`${m}.f2.weight`), param(`${m}.f2.bias`)) : { a: starActivation(g, h1, h2).a };
+    const out = opts.skipOutput ? '' : linear(act.a, `${m}.g.weight`, `${m}.g.bias`);
+    return { out, xhat, y, ...act };
   }
   if (cfg.type === 'mlp') {
     const h1 = linear(y, `${m}.proj.0.weight`, `${m}.proj.0.bias`);
@@ -137,6 +136,51 @@ export function headForward(g: GraphBuilder, cfg: HeadConfig, side: Side, x: str
   }
   const out = opts.skipOutput ? '' : linear(y, `${m}.weight`, `${m}.bias`);
   return { out, xhat, y };
+}
+
+/** The star activation ReLU6(h1) * clamp(h2, +-1e3) (ReLU6(clamp(h1, +-1e3)) == clamp(h1, 0, 6): one Clip). */
+function starActivation(g: GraphBuilder, h1: string, h2: string): { a: string; r: string; c2: string } {
+  const r = g.op('Clip', [h1, g.constF(0), g.constF(6)]);
+  const c2 = g.op('Clip', [h2, g.constF(-1e3), g.constF(1e3)]);
+  return { a: g.op('Mul', [r, c2]), r, c2 };
+}
+
+/** Below this bound on |h2| the clamp at +-1e3 cannot act; the 1% margin covers float32 rounding of h2 and of the bound. */
+const H2_BOUND = 990;
+
+/**
+ * The star activation and its gates (dL/dh1 = dL/da * gate1, dL/dh2 = dL/da * gate2) for training.
+ * In practice no pre-activation reaches the upper clamps (h1 >= 6, |h2| >= 1e3), and then the gates
+ * are h2 * [h1 > 0] and ReLU(h1): with the backward's two products, six passes over [n, hidden]
+ * instead of eleven, plus one read of h1 for the check. An If node checks
+ * that case on every batch: max(h1) < 6, and |h2| < 990 proven from |h2_ij| <= |y_i| |W2_j| + |b2_j|
+ * (Cauchy-Schwarz on small tensors, instead of two more passes over h2). Otherwise the general form
+ * runs, with masks Cast(Equal(clamped, unclamped)) (onnxruntime's Where is slower than Cast + Mul).
+ * The [h1 > 0] mask is HardSigmoid(2^126 h1): 1 for every positive normal float, one pass instead of
+ * Greater + Cast; only a subnormal h1 (below 2^-126) would get a fraction of the gradient.
+ */
+function starTraining(g: GraphBuilder, y: string, h1: string, h2: string, w2: string, b2: string): { a: string; gate1: string; gate2: string; noUpperClamp: string } {
+  const maxRowNorm = (x: string) => g.op('ReduceMax', [g.op('Sqrt', [g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 0 })])], { keepdims: 0 });
+  const h2Bound = g.op('Add', [g.op('Mul', [maxRowNorm(y), maxRowNorm(w2)]), g.op('ReduceMax', [g.op('Abs', [b2])], { keepdims: 0 })]);
+  const noUpperClamp = g.op('And', [
+    g.op('Less', [g.op('ReduceMax', [h1], { keepdims: 0 }), g.constF(6)]),
+    g.op('Less', [h2Bound, g.constF(H2_BOUND)]),
+  ]);
+  const [a, gate1, gate2] = g.ifElse(
+    noUpperClamp,
+    (b) => {
+      const r = b.op('Relu', [h1]);
+      const positive = b.op('HardSigmoid', [h1], { alpha: float(2 ** 126), beta: float(0) });
+      return [b.op('Mul', [r, h2]), b.op('Mul', [h2, positive]), r];
+    },
+    (b) => {
+      const { a, r, c2 } = starActivation(b, h1, h2);
+      // r == h1 exactly where ReLU6 passes the gradient, c2 == h2 where the clamp does (up to the kinks)
+      const mask = (clamped: string, raw: string) => b.op('Cast', [b.op('Equal', [clamped, raw])], { to: 1 });
+      return [a, b.op('Mul', [c2, mask(r, h1)]), b.op('Mul', [r, mask(c2, h2)])];
+    },
+  );
+  return { a, gate1, gate2, noUpperClamp };
 }
 
 /**

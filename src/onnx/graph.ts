@@ -54,14 +54,34 @@ export class GraphBuilder {
   readonly graph: OnnxGraph;
   private counter = 0;
 
-  constructor(name = 'graph') {
+  /** `parent`: a branch of an If node takes its value names from the parent's counter (ONNX forbids shadowing). */
+  constructor(name = 'graph', private readonly parent?: GraphBuilder) {
     this.graph = { name, nodes: [], initializers: [], inputs: [], outputs: [], valueInfo: [] };
   }
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
+    if (this.parent) return this.parent.fresh(prefix);
     this.counter += 1;
     return `${prefix}_${this.counter}`;
+  }
+
+  /**
+   * An If node: `cond` is a bool scalar; each branch is built on its own builder (it may read any value
+   * of this graph) and returns its float32 outputs, the same number from both. The branch values themselves
+   * are the branch graph's outputs, not renamed through Identity, so nothing is copied.
+   */
+  ifElse(cond: string, thenBranch: (b: GraphBuilder) => string[], elseBranch: (b: GraphBuilder) => string[]): string[] {
+    const branch = (name: string, build: (b: GraphBuilder) => string[]): AttributeValue => {
+      const b = new GraphBuilder(this.fresh(name), this);
+      for (const v of build(b)) b.graph.outputs.push({ name: v, elemType: DataType.float32 });
+      return { type: 'graph', g: b.graph };
+    };
+    const thenGraph = branch('then', thenBranch);
+    const elseGraph = branch('else', elseBranch);
+    const n = (thenGraph as { g: OnnxGraph }).g.outputs.length;
+    if ((elseGraph as { g: OnnxGraph }).g.outputs.length !== n) throw new Error('ifElse: both branches must return the same number of outputs');
+    return this.opN('If', [cond], n, { then_branch: thenGraph, else_branch: elseGraph });
   }
 
   /** Declare a graph input; dims may be symbolic strings (e.g. 'N'). */

@@ -8,6 +8,7 @@ import type { Batch, EngineOptions, EngineTuning, StepResult, TrainEngine } from
 import { buildFusedGraph, gradName } from './graphs/build.js';
 import { BlockedRunner } from './graphs/blocked.js';
 import { cpuOnly, take as takeOut, tensor } from './graphs/io.js';
+import { logChunk } from './graphs/loss.js';
 
 /** Default row-block size: an 8192 x 8192 fp32 similarity block is 256 MiB. */
 export const DEFAULT_BLOCK_ROWS = 8192;
@@ -84,17 +85,20 @@ export function validateStepInputs(cfg: HeadConfig, params: ParamSet, batch: Bat
  * directly (pre-allocated fetches), so steady-state steps allocate no large arrays.
  */
 class FusedRunner {
-  private sessions = new Map<boolean, Promise<ort.InferenceSession>>();
+  /** By extra captions and log chunk (logChunk(N), SigLIP only): most runs use one batch size, so one session. */
+  private sessions = new Map<string, Promise<ort.InferenceSession>>();
   private grads: Float32Array[] = [];
   private readonly scalars = { loss: new Float32Array(1), positive_loss: new Float32Array(1), negative_loss: new Float32Array(1), extra_loss: new Float32Array(1) };
 
   constructor(private readonly opts: EngineTuning) {}
 
-  private session(extra: boolean): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(extra);
+  private session(extra: boolean, n: number): Promise<ort.InferenceSession> {
+    const chunk = this.opts.loss === 'siglip' ? logChunk(n) : 1;
+    const key = `${extra}:${chunk}`;
+    let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(buildFusedGraph(this.opts.head, this.opts.loss, extra), { threads: this.opts.threads, executionProviders: this.opts.executionProviders });
-      this.sessions.set(extra, s);
+      s = createSession(buildFusedGraph(this.opts.head, this.opts.loss, extra, chunk), { threads: this.opts.threads, executionProviders: this.opts.executionProviders });
+      this.sessions.set(key, s);
     }
     return s;
   }
@@ -102,7 +106,7 @@ class FusedRunner {
   async step(params: ParamSet, batch: Batch): Promise<StepResult> {
     const cfg = this.opts.head;
     const extra = this.opts.loss === 'siglip' && batch.extraText !== undefined;
-    const session = await this.session(extra);
+    const session = await this.session(extra, batch.n);
     if (!this.grads.length) this.grads = paramSpecs(cfg).map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     const n = batch.n;
     const feeds: Record<string, ort.Tensor> = {};

@@ -15,10 +15,11 @@ const toVec1 = (g: GraphBuilder, x: string): string => g.op('Reshape', [x, g.con
 /**
  * Fused graph: both heads, normalisation, loss and every gradient in one run.
  * Inputs: parameters (paramSpecs names), image [N, dv], text [N, dt], extra_text [N, dt] (if `extra`),
- * inv_denom [1] (SigLIP 1/N^2 or 1/(2N^2); InfoNCE 1/N).
+ * inv_denom [1] (SigLIP 1/N^2 or 1/(2N^2); InfoNCE 1/N). `chunk`: logChunk(N) for SigLIP (the graph
+ * then needs N % chunk == 0).
  * Outputs: loss, positive_loss, negative_loss, extra_loss (if `extra`) [1], then grad.<name>.
  */
-export function buildFusedGraph(cfg: HeadConfig, loss: LossType, extra: boolean): Uint8Array {
+export function buildFusedGraph(cfg: HeadConfig, loss: LossType, extra: boolean, chunk = 1): Uint8Array {
   if (extra && loss !== 'siglip') throw new Error('extra captions are SigLIP only');
   const g = new GraphBuilder(`sail_train_${cfg.type}_${loss}`);
   const param = paramInputs(g, cfg);
@@ -40,13 +41,13 @@ export function buildFusedGraph(cfg: HeadConfig, loss: LossType, extra: boolean)
   let dLogS: string;
   let dB: string;
   if (loss === 'siglip') {
-    const main = siglipBlock(g, { ...blockIn, t: tMain, tDiag: tMain }, true);
+    const main = siglipBlock(g, { ...blockIn, t: tMain, tDiag: tMain }, true, chunk);
     const k = g.constF(extra ? 2 : 1); // positive/negative are means over N^2 of the main caption only
     outputs.positive_loss = g.op('Mul', [g.op('Mul', [main.posSum, invDenom]), k]);
     outputs.negative_loss = g.op('Mul', [g.op('Mul', [g.op('Sub', [main.lossSum, main.posSum]), invDenom]), k]);
     let ex: BlockOutputs | undefined;
     if (tExtra) {
-      ex = siglipBlock(g, { ...blockIn, t: tExtra, tDiag: tExtra }, true);
+      ex = siglipBlock(g, { ...blockIn, t: tExtra, tDiag: tExtra }, true, chunk);
       outputs.extra_loss = g.op('Mul', [g.op('Mul', [ex.lossSum, invDenom]), k]);
     }
     const sum = ex ? g.op('Add', [main.lossSum, ex.lossSum]) : main.lossSum;
@@ -131,8 +132,9 @@ export function buildBackwardGraph(cfg: HeadConfig): Uint8Array {
  * Blocked path, piece 2: the loss over one row block. Inputs: v [R, D], t [N, D], t_diag [R, D],
  * logit_scale, logit_bias (SigLIP), inv_denom [1], lse_col [N] (InfoNCE). Outputs: loss_sum, pos_sum,
  * d_logit_scale, d_logit_bias (SigLIP), lse_row_sum (InfoNCE) [1]; dv [R, D]; dt [N, D]; dt_diag [R, D].
+ * `chunk`: as for buildFusedGraph.
  */
-export function buildLossBlockGraph(loss: LossType, dim: number): Uint8Array {
+export function buildLossBlockGraph(loss: LossType, dim: number, chunk = 1): Uint8Array {
   const g = new GraphBuilder(`sail_loss_${loss}`);
   const v = g.input('v', 'float32', ['R', dim]);
   const t = g.input('t', 'float32', ['N', dim]);
@@ -142,7 +144,7 @@ export function buildLossBlockGraph(loss: LossType, dim: number): Uint8Array {
   const common = { v, t, tDiag, logitScale, invDenom };
   let r: BlockOutputs;
   if (loss === 'siglip') {
-    r = siglipBlock(g, { ...common, logitBias: g.input('logit_bias', 'float32', [1]) }, false);
+    r = siglipBlock(g, { ...common, logitBias: g.input('logit_bias', 'float32', [1]) }, false, chunk);
     g.output(toVec1(g, r.dLogitBias!), 'd_logit_bias', 'float32', [1]);
   } else {
     r = infoNceBlock(g, common, g.input('lse_col', 'float32', ['N']));

@@ -66,16 +66,13 @@ export function headBackward(g: GraphBuilder, cfg: HeadConfig, side: Side, fwd: 
   const beta = param(`${side}_layer_norm.bias`);
   let layers: FirstLayer[];
   if (cfg.type === 'star') {
-    const { h1, h2, c2, r, a } = fwd as Required<HeadForwardValues>;
+    const { gate1, gate2, a } = fwd as Required<HeadForwardValues>;
     grads[`${m}.g.weight`] = g.op('Gemm', [dz, a], { transA: 1 });
     grads[`${m}.g.bias`] = colSum(g, ones, dz);
     const da = g.op('Gemm', [dz, param(`${m}.g.weight`)]);
-    // r = clamp(h1, 0, 6) equals h1 exactly where ReLU6 passes the gradient (0 < h1 < 6, up to the
-    // measure-zero kinks); c2 equals h2 exactly where clamp(+-1e3) passes it. Masks are applied as
-    // Mul by Cast(Equal) because onnxruntime's Where is about 1.5x slower than Cast + Mul here.
-    const mask = (a: string, b: string) => g.op('Cast', [g.op('Equal', [a, b])], { to: 1 });
-    const dh1 = g.op('Mul', [g.op('Mul', [da, c2]), mask(r, h1)]);
-    const dh2 = g.op('Mul', [g.op('Mul', [da, r]), mask(c2, h2)]);
+    // the gates carry the activation's derivatives and masks (starTraining in head/graph.ts)
+    const dh1 = g.op('Mul', [da, gate1]);
+    const dh2 = g.op('Mul', [da, gate2]);
     layers = [
       { dh: dh1, weight: `${m}.f1.weight`, bias: `${m}.f1.bias` },
       { dh: dh2, weight: `${m}.f2.weight`, bias: `${m}.f2.bias` },
