@@ -188,17 +188,21 @@ export class EmbeddingStore {
   /** Sorted indices coalesced into runs within one part file (gaps up to `gapRows` are read through). */
   private runsOf(indices: ArrayLike<number>, gapRows: number): Run[] {
     const n = indices.length;
-    const order = new Uint32Array(n);
+    // sort (row, position) pairs packed into one float64 each, r * n + pos, with the typed array's
+    // native numeric sort (exact while rows * n < 2^53; a comparator sort was 2.5 ms per 4096-row batch)
+    const packed = this.rows * n < 2 ** 53;
+    const keys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const r = indices[i];
       if (!Number.isInteger(r) || r < 0 || r >= this.rows) throw new SailError(`row index ${r} out of range 0..${this.rows - 1}`, { file: this.manifestPath });
-      order[i] = i;
+      keys[i] = packed ? r * n + i : i;
     }
-    order.sort((a, b) => indices[a] - indices[b]);
+    if (packed) keys.sort();
+    else keys.sort((a, b) => indices[a] - indices[b]);
     const runs: Run[] = [];
     let cur: Run | null = null;
     for (let k = 0; k < n; k++) {
-      const pos = order[k];
+      const pos = packed ? keys[k] % n : keys[k];
       const r = indices[pos];
       if (cur && r <= cur.last + 1 + gapRows && r < this.starts[cur.part + 1]) {
         cur.last = Math.max(cur.last, r);
@@ -242,9 +246,10 @@ export class EmbeddingStore {
       } else values = new Float32Array(scratch, 0, len / 4);
       for (const pos of run.members) {
         const off = (indices[pos] - run.first) * dim;
+        out.set(values.subarray(off, off + dim), pos * dim);
+        if (allFinite) continue;
         const dst = out.subarray(pos * dim, (pos + 1) * dim);
-        dst.set(values.subarray(off, off + dim));
-        const j = allFinite ? -1 : firstNonFinite(dst);
+        const j = firstNonFinite(dst);
         if (j >= 0) throw new SailError(`non-finite value ${dst[j]} in modality ${name} (column ${j})`, { file: file.path, row: indices[pos] });
       }
     }
