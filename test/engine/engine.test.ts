@@ -48,7 +48,7 @@ for (const type of ['star', 'mlp', 'linear'] as HeadType[]) {
       const engine = await createTrainEngine({ head: cfg, loss, threads: 1 });
       try {
         for (const n of [6, 3]) {
-          // the same session serves every batch size (symbolic N)
+          // symbolic N: one session per log chunk of the loss (SigLIP: N = 6 and N = 3 use chunks 2 and 1)
           const batch = makeBatch(cfg, n, variant === 'siglip+extra', 20 + n);
           const got = await engine.step(params, batch);
           const want = refStep(cfg, loss, params.map((p) => p.data), batch);
