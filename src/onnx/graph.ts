@@ -68,20 +68,20 @@ export class GraphBuilder {
 
   /**
    * An If node: `cond` is a bool scalar; each branch is built on its own builder (it may read any value
-   * of this graph) and returns its float32 outputs, the same number from both. The branch values themselves
-   * are the branch graph's outputs, not renamed through Identity, so nothing is copied.
+   * of this graph) and returns its float32 outputs, values computed inside the branch, the same number
+   * from both. Those values are the branch graph's outputs as they are, not renamed through Identity, so
+   * nothing is copied.
    */
   ifElse(cond: string, thenBranch: (b: GraphBuilder) => string[], elseBranch: (b: GraphBuilder) => string[]): string[] {
-    const branch = (name: string, build: (b: GraphBuilder) => string[]): AttributeValue => {
+    const branch = (name: string, build: (b: GraphBuilder) => string[]): OnnxGraph => {
       const b = new GraphBuilder(this.fresh(name), this);
       for (const v of build(b)) b.graph.outputs.push({ name: v, elemType: DataType.float32 });
-      return { type: 'graph', g: b.graph };
+      return b.graph;
     };
     const thenGraph = branch('then', thenBranch);
     const elseGraph = branch('else', elseBranch);
-    const n = (thenGraph as { g: OnnxGraph }).g.outputs.length;
-    if ((elseGraph as { g: OnnxGraph }).g.outputs.length !== n) throw new Error('ifElse: both branches must return the same number of outputs');
-    return this.opN('If', [cond], n, { then_branch: thenGraph, else_branch: elseGraph });
+    if (elseGraph.outputs.length !== thenGraph.outputs.length) throw new Error('ifElse: both branches must return the same number of outputs');
+    return this.opN('If', [cond], thenGraph.outputs.length, { then_branch: { type: 'graph', g: thenGraph }, else_branch: { type: 'graph', g: elseGraph } });
   }
 
   /** Declare a graph input; dims may be symbolic strings (e.g. 'N'). */

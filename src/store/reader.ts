@@ -189,7 +189,8 @@ export class EmbeddingStore {
   private runsOf(indices: ArrayLike<number>, gapRows: number): Run[] {
     const n = indices.length;
     // sort (row, position) pairs packed into one float64 each, r * n + pos, with the typed array's
-    // native numeric sort (exact while rows * n < 2^53; a comparator sort was 2.5 ms per 4096-row batch)
+    // native numeric sort (exact while rows * n < 2^53); with a comparator sort, 4096-row batch reads
+    // took 15% longer
     const packed = this.rows * n < 2 ** 53;
     const keys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
