@@ -8,7 +8,7 @@ import type { Batch, EngineOptions, EngineTuning, StepResult, TrainEngine } from
 import { buildFusedGraph, gradName } from './graphs/build.js';
 import { BlockedRunner } from './graphs/blocked.js';
 import { cpuOnly, take as takeOut, tensor } from './graphs/io.js';
-import { logChunk } from './graphs/loss.js';
+import { lossChunk } from './graphs/loss.js';
 
 /** Default row-block size: an 8192 x 8192 fp32 similarity block is 256 MiB. */
 export const DEFAULT_BLOCK_ROWS = 8192;
@@ -85,7 +85,7 @@ export function validateStepInputs(cfg: HeadConfig, params: ParamSet, batch: Bat
  * directly (pre-allocated fetches), so steady-state steps allocate no large arrays.
  */
 class FusedRunner {
-  /** By extra captions and log chunk (logChunk(N), SigLIP only): most runs use one batch size, so one session. */
+  /** By extra captions and log chunk (lossChunk): most runs use one batch size, so one session. */
   private sessions = new Map<string, Promise<ort.InferenceSession>>();
   private grads: Float32Array[] = [];
   private readonly scalars = { loss: new Float32Array(1), positive_loss: new Float32Array(1), negative_loss: new Float32Array(1), extra_loss: new Float32Array(1) };
@@ -93,7 +93,7 @@ class FusedRunner {
   constructor(private readonly opts: EngineTuning) {}
 
   private session(extra: boolean, n: number): Promise<ort.InferenceSession> {
-    const chunk = this.opts.loss === 'siglip' ? logChunk(n) : 1;
+    const chunk = lossChunk(this.opts.loss, n);
     const key = `${extra}:${chunk}`;
     let s = this.sessions.get(key);
     if (!s) {

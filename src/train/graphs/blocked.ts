@@ -7,7 +7,7 @@ import { sideDim, sideParamNames } from '../../head/graph.js';
 import { createSession, ort } from '../../onnx/session.js';
 import type { Batch, EngineTuning, StepResult } from '../engine-types.js';
 import { cpuOnly, take as takeOut, tensor } from './io.js';
-import { logChunk } from './loss.js';
+import { lossChunk } from './loss.js';
 import { buildBackwardGraph, buildForwardGraph, buildInfoNceStatsGraph, buildLossBlockGraph, gradName, neutralName } from './build.js';
 
 
@@ -119,7 +119,7 @@ export class BlockedRunner {
   ): Promise<{ lossSum: number; posSum: number; dLogS: number; dB: number }> {
     const o = this.opts.head.targetDim;
     const loss = lseCol ? 'infonce' : 'siglip';
-    const chunk = lseCol ? 1 : logChunk(n);
+    const chunk = lossChunk(loss, n);
     const s = await this.session(`loss:${loss}:${chunk}`, () => buildLossBlockGraph(loss, o, chunk));
     const feeds: Record<string, ort.Tensor> = {
       t: tensor(t, [n, o]),

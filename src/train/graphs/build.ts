@@ -15,8 +15,8 @@ const toVec1 = (g: GraphBuilder, x: string): string => g.op('Reshape', [x, g.con
 /**
  * Fused graph: both heads, normalisation, loss and every gradient in one run.
  * Inputs: parameters (paramSpecs names), image [N, dv], text [N, dt], extra_text [N, dt] (if `extra`),
- * inv_denom [1] (SigLIP 1/N^2 or 1/(2N^2); InfoNCE 1/N). `chunk`: logChunk(N) for SigLIP (the graph
- * then needs N % chunk == 0).
+ * inv_denom [1] (SigLIP 1/N^2 or 1/(2N^2); InfoNCE 1/N). `chunk`: lossChunk(loss, N) (the graph then
+ * needs N % chunk == 0).
  * Outputs: loss, positive_loss, negative_loss, extra_loss (if `extra`) [1], then grad.<name>.
  */
 export function buildFusedGraph(cfg: HeadConfig, loss: LossType, extra: boolean, chunk = 1): Uint8Array {

@@ -2,6 +2,7 @@
 // [i0, i0 + r) of the images against all N texts, so the fused graph (r = N) and the blocked path
 // (r << N, never materialising N x N) share this code.
 import type { GraphBuilder } from '../../onnx/graph.js';
+import type { LossType } from '../engine-types.js';
 
 /** Inputs of a loss block: normalised features and the scalar parameters (all [1]). */
 export interface BlockInputs {
@@ -49,6 +50,9 @@ export function logChunk(n: number): number {
   while (k < 64 && n % (2 * k) === 0) k *= 2;
   return k;
 }
+
+/** The `chunk` a loss graph over N texts is built with: logChunk(N) for SigLIP; InfoNCE takes no logs of sigmoids (1). */
+export const lossChunk = (loss: LossType, n: number): number => (loss === 'siglip' ? logChunk(n) : 1);
 
 /**
  * Sum of log(sigmoid(absL)) over a [r, N] block, with N % chunk == 0. sigmoid(|L|) lies in [1/2, 1],
